@@ -1,0 +1,134 @@
+import { type Actor, createActor } from 'xstate'
+import {
+  createContext,
+  lastIndex,
+  type ProposeResult,
+  type RaftContext,
+  type RaftOptions,
+  type Ready,
+  type Role,
+  type SyncMarker,
+} from './core.js'
+import { collectReady, raftMachine } from './machine.js'
+import type { MembershipChange } from './membership.js'
+import type { Membership, NodeId, RaftMessage } from './types.js'
+
+export interface ReplicaStatus {
+  id: NodeId
+  role: Role
+  term: number
+  vote: NodeId
+  leaderId: NodeId
+  commit: number
+  applied: number
+  lastIndex: number
+  durableIndex: number
+  membership: Membership
+  isr: NodeId[]
+  /** On a leader: each member's match index. */
+  match: Map<NodeId, number>
+}
+
+/**
+ * One replica of one Raft group: an xstate actor and the calls a driver makes on it. It does no
+ * I/O. The driver ticks it, steps it with messages, proposes; then takes a {@link Ready}: sends
+ * its messages, makes the storage's writes durable (all groups of a node in one sync), applies
+ * the committed entries and calls {@link advance} with the Ready's sync marker.
+ */
+export class RaftNode {
+  private readonly actor: Actor<typeof raftMachine>
+
+  constructor(options: RaftOptions) {
+    this.actor = createActor(raftMachine, { input: createContext(options) })
+    this.actor.start()
+  }
+
+  /** The actor's context (xstate copies the input; actions then update it in place). */
+  private get context(): RaftContext {
+    return this.actor.getSnapshot().context
+  }
+
+  get id(): NodeId {
+    return this.context.id
+  }
+
+  get role(): Role {
+    return this.context.role
+  }
+
+  get commitIndex(): number {
+    return this.context.commit
+  }
+
+  get term(): number {
+    return this.context.term
+  }
+
+  tick(): void {
+    this.actor.send({ type: 'tick' })
+  }
+
+  step(message: RaftMessage): void {
+    this.actor.send({ type: 'message', message })
+  }
+
+  /** Appends entries (leader only); the result says where, or who leads. */
+  propose(data: Uint8Array[]): ProposeResult {
+    this.actor.send({ type: 'propose', data })
+    return this.context.lastProposal
+  }
+
+  changeMembership(change: MembershipChange): ProposeResult {
+    this.actor.send({ type: 'changeMembership', change })
+    return this.context.lastProposal
+  }
+
+  transferLeadership(to: NodeId): ProposeResult {
+    this.actor.send({ type: 'transferLeadership', to })
+    return this.context.lastProposal
+  }
+
+  /** Deletes the log's prefix up to `index` (applied) for retention; `payload` is the application's state there. */
+  compact(index: number, payload: Uint8Array): ProposeResult {
+    this.actor.send({ type: 'compact', index, payload })
+    return this.context.lastProposal
+  }
+
+  /** Everything the driver must do now, or null when there is nothing. */
+  ready(): Ready | null {
+    const { ready: rd, stepDown } = collectReady(this.context)
+    if (stepDown) this.actor.send({ type: 'stepDown' })
+    const empty =
+      rd.messages.length === 0 && rd.committed.length === 0 && !rd.sync && !rd.installed && !rd.isrChanged
+    return empty ? null : rd
+  }
+
+  /** The storage has made everything up to `marker` durable. */
+  advance(marker: SyncMarker): void {
+    this.actor.send({ type: 'persisted', marker })
+  }
+
+  status(): ReplicaStatus {
+    const c = this.context
+    const match = new Map<NodeId, number>()
+    for (const [id, p] of c.progress) match.set(id, p.match)
+    return {
+      id: c.id,
+      role: c.role,
+      term: c.term,
+      vote: c.vote,
+      leaderId: c.leaderId,
+      commit: c.commit,
+      applied: c.applied,
+      lastIndex: lastIndex(c),
+      durableIndex: c.durableIndex,
+      membership: c.membership,
+      isr: c.isr,
+      match,
+    }
+  }
+
+  stop(): void {
+    this.actor.stop()
+  }
+}

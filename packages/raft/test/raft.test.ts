@@ -1,0 +1,283 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { setDefects } from '../src/defects.js'
+import type { RaftMessage } from '../src/index.js'
+import { TestCluster, values } from './harness.js'
+
+const isAppend = (m: RaftMessage) => m.type === 'append' || m.type === 'snapshot'
+
+describe('election', () => {
+  it('elects one leader that replicates committed entries to every node', () => {
+    const c = new TestCluster([1, 2, 3])
+    c.elect(1)
+    assert.equal(c.node(1).raft.role, 'leader')
+    assert.equal(c.node(2).raft.status().leaderId, 1)
+    const r = c.propose(1, 'a', 'b')
+    assert.ok(r.ok)
+    c.deliverAll()
+    c.tickAll(2)
+    for (const id of [1, 2, 3]) assert.deepEqual(values(c.node(id)), ['a', 'b'], `node ${id}`)
+  })
+
+  it('answers NOT_LEADER with the leader id on a follower', () => {
+    const c = new TestCluster([1, 2, 3])
+    c.elect(1)
+    const r = c.propose(2, 'x')
+    assert.deepEqual(r, { ok: false, error: 'NOT_LEADER', leaderId: 1 })
+  })
+
+  it('pre-vote: a node cut off does not raise its term or disrupt the leader when it returns', () => {
+    const c = new TestCluster([1, 2, 3])
+    c.elect(1)
+    const term = c.node(1).raft.term
+    const cut = (m: RaftMessage) => m.from !== 3 && m.to !== 3
+    for (let k = 0; k < 100; k++) {
+      for (const id of [1, 2, 3]) c.node(id).raft.tick()
+      c.process()
+      c.deliverAll(cut)
+    }
+    assert.equal(c.node(3).raft.term, term, 'pre-vote keeps the cut-off node from raising its term')
+    c.tickAll(30)
+    assert.equal(c.node(1).raft.role, 'leader')
+    assert.equal(c.node(1).raft.term, term)
+  })
+
+  it('check-quorum: a leader that hears from no quorum steps down', () => {
+    const c = new TestCluster([1, 2, 3])
+    c.elect(1)
+    for (let k = 0; k < 30; k++) {
+      c.node(1).raft.tick()
+      c.process()
+      c.inflight = []
+    }
+    assert.equal(c.node(1).raft.role, 'follower')
+  })
+
+  it('does not send a vote before the vote is durable', () => {
+    const c = new TestCluster([1, 2, 3])
+    const n1 = c.node(1)
+    for (let k = 0; k < 30 && !c.inflight.some((m) => m.type === 'vote'); k++) {
+      n1.raft.tick()
+      c.process()
+      // let pre-votes through
+      for (const m of c.inflight.filter((x) => x.type === 'preVote')) c.node(m.to).raft.step(m)
+      c.inflight = c.inflight.filter((m) => m.type !== 'preVote')
+      c.process()
+      for (const m of c.inflight.filter((x) => x.type === 'preVoteResponse')) n1.raft.step(m)
+      c.inflight = c.inflight.filter((m) => m.type !== 'preVoteResponse')
+      c.process()
+    }
+    const vote = c.inflight.find((m) => m.type === 'vote' && m.to === 2)
+    assert.ok(vote, 'node 1 campaigns')
+    c.inflight = []
+    const n2 = c.node(2)
+    n2.raft.step(vote)
+    const rd = n2.raft.ready()
+    assert.ok(rd?.sync, 'the vote is a write to make durable')
+    assert.equal(rd.messages.filter((m) => m.type === 'voteResponse').length, 0, 'no vote before fsync')
+    n2.storage.sync()
+    n2.raft.advance(rd.sync)
+    const after = n2.raft.ready()
+    const response = after?.messages.find((m) => m.type === 'voteResponse')
+    assert.equal(response?.type === 'voteResponse' && response.granted, true)
+  })
+
+  it('a restarted node keeps its term, vote and commit', () => {
+    const c = new TestCluster([1, 2, 3])
+    c.elect(1)
+    c.propose(1, 'a')
+    c.deliverAll()
+    c.tickAll(2)
+    const before = c.node(2).raft.status()
+    c.crash(2)
+    c.restart(2)
+    const after = c.node(2).raft.status()
+    assert.equal(after.term, before.term)
+    assert.equal(after.vote, before.vote)
+    assert.ok(after.commit >= before.applied)
+    assert.deepEqual(values(c.node(2)), ['a'], 'committed entries are applied again after a restart')
+  })
+})
+
+describe('replication and commit', () => {
+  it('a leader counts its own append only once it is durable', () => {
+    const c = new TestCluster([1, 2, 3])
+    c.elect(1)
+    const leader = c.node(1)
+    const r = leader.raft.propose([new TextEncoder().encode('x')])
+    assert.ok(r.ok)
+    const rd = leader.raft.ready()
+    assert.ok(rd?.sync)
+    c.inflight.push(...rd.messages)
+    // node 2 acknowledges; node 3 hears nothing; the leader has not synced yet
+    c.deliverAll((m) => m.to !== 3 && m.from !== 3)
+    assert.ok(leader.raft.commitIndex < r.lastIndex, 'one durable replica of three is no quorum')
+    leader.storage.sync()
+    leader.raft.advance(rd.sync)
+    c.process()
+    assert.ok(leader.raft.commitIndex >= r.lastIndex)
+  })
+
+  it('commits an earlier term entry only through an entry of its own term (Figure 8)', () => {
+    const { c, leader, x } = figure8()
+    assert.ok(leader.commitIndex < x, 'x is on a majority but of an earlier term: not committed')
+    c.deliverAll((m) => m.to !== 2)
+    assert.ok(leader.commitIndex > x, 'committed with the new term entry after it')
+  })
+
+  it('the Figure 8 check catches a leader that counts replicas for an earlier term', () => {
+    setDefects(['commit-old-term'])
+    try {
+      const { leader, x } = figure8()
+      assert.ok(leader.commitIndex >= x, 'with the defect, x commits by counting replicas')
+    } finally {
+      setDefects([])
+    }
+  })
+
+  it('refuses proposals past uncommittedBytesMax with PROPOSALS_FULL', () => {
+    const c = new TestCluster([1, 2, 3], { uncommittedBytesMax: 10 })
+    c.elect(1)
+    c.inflight = []
+    assert.ok(c.propose(1, '0123456789').ok)
+    const r = c.propose(1, 'more')
+    assert.equal(r.ok, false)
+    assert.equal(!r.ok && r.error, 'PROPOSALS_FULL')
+  })
+})
+
+describe('leadership transfer', () => {
+  it('moves leadership to the named node with TimeoutNow', () => {
+    const c = new TestCluster([1, 2, 3])
+    c.elect(1)
+    c.propose(1, 'a')
+    c.deliverAll()
+    const r = c.node(1).raft.transferLeadership(3)
+    assert.ok(r.ok)
+    c.process()
+    c.deliverAll()
+    assert.equal(c.node(3).raft.role, 'leader')
+    assert.equal(c.node(1).raft.role, 'follower')
+  })
+
+  it('refuses proposals while a transfer is in progress', () => {
+    const c = new TestCluster([1, 2, 3])
+    c.elect(1)
+    c.node(1).raft.transferLeadership(2)
+    c.process()
+    const r = c.propose(1, 'late')
+    assert.equal(!r.ok && r.error, 'TRANSFER_IN_PROGRESS')
+  })
+})
+
+describe('membership', () => {
+  it('adds a learner that becomes a voter once caught up, and removes a voter', () => {
+    const c = new TestCluster([1, 2, 3])
+    c.elect(1)
+    c.propose(1, 'a', 'b')
+    c.deliverAll()
+    c.addNode(4, [1, 2, 3])
+    const r = c.node(1).raft.changeMembership({ type: 'addLearner', node: 4 })
+    assert.ok(r.ok)
+    c.tickAll(20)
+    assert.deepEqual(c.node(1).raft.status().membership.voters, [1, 2, 3, 4])
+    assert.deepEqual(values(c.node(4)), ['a', 'b'])
+    const removal = c.node(1).raft.changeMembership({ type: 'remove', node: 2 })
+    assert.ok(removal.ok)
+    c.tickAll(5)
+    assert.deepEqual(c.node(1).raft.status().membership.voters, [1, 3, 4])
+  })
+
+  it('allows one configuration change at a time', () => {
+    const c = new TestCluster([1, 2, 3])
+    c.elect(1)
+    c.tickAll(3)
+    assert.ok(c.node(1).raft.changeMembership({ type: 'remove', node: 3 }).ok)
+    const second = c.node(1).raft.changeMembership({ type: 'remove', node: 2 })
+    assert.equal(!second.ok && second.error, 'CONFIG_CHANGE_PENDING')
+  })
+})
+
+describe('prefix truncation', () => {
+  it('sends a follower behind the log start the log start instead of entries', () => {
+    const c = new TestCluster([1, 2, 3])
+    c.elect(1)
+    c.crash(3)
+    for (let k = 0; k < 5; k++) {
+      c.propose(1, `v${k}`)
+      c.deliverAll()
+    }
+    c.tickAll(2)
+    const leader = c.node(1).raft
+    const applied = leader.status().applied
+    assert.ok(leader.compact(applied - 1, new TextEncoder().encode('offset=42')).ok)
+    c.process()
+    assert.equal(c.node(1).storage.logStart().index, applied - 1)
+    c.restart(3)
+    c.tickAll(10)
+    const n3 = c.node(3)
+    assert.equal(n3.storage.logStart().index, applied - 1)
+    assert.equal(new TextDecoder().decode(n3.storage.logStart().payload), 'offset=42')
+    assert.equal(n3.raft.status().commit, leader.commitIndex)
+  })
+})
+
+describe('ISR', () => {
+  it('drops a follower that lags past replicaLagTimeMs and takes it back once caught up', () => {
+    const c = new TestCluster([1, 2, 3], { replicaLagTimeMs: 100 })
+    c.elect(1)
+    c.tickAll(2)
+    assert.deepEqual(c.node(1).raft.status().isr, [1, 2, 3])
+    const cut = (m: RaftMessage) => m.from !== 3 && m.to !== 3
+    for (let k = 0; k < 15; k++) {
+      c.now += 10
+      c.propose(1, `v${k}`)
+      for (const id of [1, 2, 3]) c.node(id).raft.tick()
+      c.process()
+      c.deliverAll(cut)
+    }
+    assert.deepEqual(c.node(1).raft.status().isr, [1, 2])
+    c.now += 10
+    c.tickAll(3)
+    assert.deepEqual(c.node(1).raft.status().isr, [1, 2, 3])
+  })
+})
+
+/**
+ * Node 1 appends x that nobody receives and crashes; node 2 wins and writes its own entry at x's
+ * index, which nobody receives, and crashes; node 1 returns, wins with node 3, and x reaches
+ * node 3 one entry at a time. Returns when the leader knows node 3 holds x.
+ */
+function figure8() {
+  const c = new TestCluster([1, 2, 3], { appendEntriesMax: 1 })
+  c.elect(1)
+  c.propose(1, 'a')
+  c.deliverAll()
+  c.tickAll(2)
+  const proposed = c.propose(1, 'x')
+  assert.ok(proposed.ok)
+  const x = proposed.firstIndex
+  c.inflight = []
+  c.crash(1)
+  // node 3's lease on node 1 runs out; node 2 wins with its vote
+  for (let k = 0; k < 11; k++) c.node(3).raft.tick()
+  c.inflight = []
+  c.elect(2, (m) => !isAppend(m))
+  assert.equal(c.node(2).raft.status().lastIndex, x)
+  c.inflight = []
+  c.crash(2)
+  c.restart(1)
+  for (let k = 0; k < 11; k++) c.node(3).raft.tick()
+  c.inflight = []
+  c.elect(1, (m) => !isAppend(m))
+  const leader = c.node(1).raft
+  // one message at a time, until the leader learns that node 3 holds x
+  for (let k = 0; k < 200 && (leader.status().match.get(3) ?? 0) < x; k++) {
+    const m = c.inflight.shift()
+    if (!m) leader.tick()
+    else if (m.to !== 2) c.node(m.to).raft.step(m)
+    c.process()
+  }
+  assert.equal(leader.status().match.get(3), x, 'node 3 holds x')
+  return { c, leader, x }
+}
