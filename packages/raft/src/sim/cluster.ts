@@ -877,11 +877,12 @@ export class Simulation {
     const g = this.rng.int(0, this.schedule.groups - 1)
     // Mostly to the leader; sometimes to anyone, to exercise NOT_LEADER.
     const target = this.rng.chance(0.9) ? this.leaderOf(g) : this.rng.pick([...this.nodes.values()])
-    if (target?.up) this.proposeTo(target, g, this.rng.int(1, 4))
+    // Half the proposals wait for their commit (acks=all); the others are fire-and-forget.
+    if (target?.up) this.proposeTo(target, g, this.rng.int(1, 4), this.rng.chance(0.5))
     this.queue.push(this.now + this.rng.int(1, 2 * this.schedule.proposeEveryMs), () => this.proposeLoop())
   }
 
-  private proposeTo(node: SimNode, g: number, count: number): Proposal | undefined {
+  private proposeTo(node: SimNode, g: number, count: number, waitsForCommit = true): Proposal | undefined {
     const check = this.groups.get(g)!
     const keys = Array.from({ length: count }, () => `g${g}-p${++this.proposals}`)
     const result = node.rafts.get(g)!.propose(keys.map((k) => encoder.encode(k)))
@@ -889,7 +890,7 @@ export class Simulation {
     let last: Proposal | undefined
     keys.forEach((key, k) => {
       last = { group: g, index: result.firstIndex + k, term: result.term, node: node.id, key }
-      check.pending.push(last)
+      if (waitsForCommit) check.pending.push(last)
     })
     this.log(`n${node.id} g${g} propose ${keys.join(',')} at ${result.firstIndex}/${result.term}`)
     this.drive(node)
