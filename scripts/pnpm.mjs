@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process'
 
 const PNPM_VERSION = '10.34.9'
 const result = spawnSync('npx', ['-y', `pnpm@${PNPM_VERSION}`, ...process.argv.slice(2)], {
+  env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' },
   stdio: 'inherit',
 })
 if (result.error) {

@@ -13,10 +13,11 @@ function applyWrite(state: LogState, write: LogWrite): void {
     const start = write.logStart
     const old = state.logStart
     const k = start.index - old.index - 1
-    const keeps = k >= 0 && k < state.entries.length && state.entries[k]!.term === start.term
+    const same = start.index === old.index && start.term === old.term
+    const keeps = same || (k >= 0 && k < state.entries.length && state.entries[k]!.term === start.term)
     // The entry at the new start is ours: retention drops the prefix. Otherwise (a leader's
     // log start beyond or against our log) nothing of the old log survives.
-    state.entries = keeps ? state.entries.slice(k + 1) : []
+    state.entries = keeps ? state.entries.slice(Math.max(0, k + 1)) : []
     state.logStart = start
   }
   const entries = write.entries

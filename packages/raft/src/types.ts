@@ -5,10 +5,27 @@
  * Numbers are plain JS numbers: indexes and terms stay far below 2^53.
  */
 
-/** A node's id in the cluster: a positive integer. 0 means "none" (no vote, no leader). */
-export type NodeId = number
-/** A Raft group's id on a node: a non-negative integer below 2^32 (storage keys hold 4 bytes). */
-export type GroupId = number
+import type { Entry, LogStart, NodeId, RaftMessage } from '@cairn/protocol'
+
+// The wire vocabulary (entries, membership, log start, the messages) is @cairn/protocol's, so
+// that the transport validates exactly what Raft steps.
+export type {
+  AppendRequest,
+  AppendResponse,
+  Entry,
+  GroupId,
+  Heartbeat,
+  HeartbeatResponse,
+  InstallSnapshot,
+  LogStart,
+  Membership,
+  NodeId,
+  RaftMessage,
+  RaftMessageType,
+  TimeoutNow,
+  VoteRequest,
+  VoteResponse,
+} from '@cairn/protocol'
 
 export const NONE = 0
 
@@ -23,13 +40,6 @@ export const EntryKind = {
 } as const
 export type EntryKind = (typeof EntryKind)[keyof typeof EntryKind]
 
-export interface Entry {
-  index: number
-  term: number
-  kind: EntryKind
-  data: Uint8Array
-}
-
 /** What must be durable before a vote is granted or a commit is exposed. */
 export interface HardState {
   term: number
@@ -39,29 +49,13 @@ export interface HardState {
   commit: number
 }
 
-/** Voters decide elections and commits; learners receive the log and do not count. */
-export interface Membership {
-  voters: NodeId[]
-  learners: NodeId[]
-}
-
-/**
- * Where the log starts after a prefix was deleted (retention). `index`/`term` are those of the
- * last deleted entry (0/0 for a log that was never truncated); the first entry is `index + 1`.
- * `payload` is the application's, opaque here (the broker keeps the next offset in it);
- * `membership` is the configuration in force at `index`.
- */
-export interface LogStart {
-  index: number
-  term: number
-  payload: Uint8Array
-  membership: Membership
-}
-
 /** One batch of writes for one group; storage applies the parts in this order. */
 export interface LogWrite {
   hardState?: HardState
-  /** Replace the log start; entries at or below `logStart.index` are deleted. */
+  /**
+   * Replace the log start. Entries at or below `logStart.index` are deleted; when the log does not
+   * hold `logStart.term` at `logStart.index` (a leader's log start that replaces ours), all are.
+   */
   logStart?: LogStart
   /** Append; any stored entries with index >= entries[0].index are deleted first (suffix truncation). */
   entries?: Entry[]
@@ -92,78 +86,7 @@ export interface RaftStorage {
   write(write: LogWrite): void
 }
 
-// ---- Messages -----------------------------------------------------------------------------
-
-interface Envelope {
-  group: GroupId
-  from: NodeId
-  to: NodeId
-  term: number
-}
-
-/** Pre-vote and vote requests. A pre-vote carries the term the sender would campaign in. */
-export interface VoteRequest extends Envelope {
-  type: 'preVote' | 'vote'
-  lastIndex: number
-  lastTerm: number
-  /** Set for a campaign started by TimeoutNow: overrides the receivers' leader lease. */
-  transfer: boolean
-}
-
-export interface VoteResponse extends Envelope {
-  type: 'preVoteResponse' | 'voteResponse'
-  granted: boolean
-}
-
-export interface AppendRequest extends Envelope {
-  type: 'append'
-  prevIndex: number
-  prevTerm: number
-  entries: Entry[]
-  commit: number
-}
-
-export interface AppendResponse extends Envelope {
-  type: 'appendResponse'
-  /** Accepted: the last index now matching the leader. Rejected: the prevIndex that failed. */
-  index: number
-  reject: boolean
-  /** On reject: where the follower's log may match, for fast backtracking (etcd's hint). */
-  hintIndex: number
-  hintTerm: number
-}
-
-export interface Heartbeat extends Envelope {
-  type: 'heartbeat'
-  commit: number
-}
-
-export interface HeartbeatResponse extends Envelope {
-  type: 'heartbeatResponse'
-}
-
-export interface InstallSnapshot extends Envelope {
-  type: 'snapshot'
-  logStart: LogStart
-}
-
-export interface TimeoutNow extends Envelope {
-  type: 'timeoutNow'
-}
-
-export type RaftMessage =
-  | VoteRequest
-  | VoteResponse
-  | AppendRequest
-  | AppendResponse
-  | Heartbeat
-  | HeartbeatResponse
-  | InstallSnapshot
-  | TimeoutNow
-
-export type RaftMessageType = RaftMessage['type']
-
-export const RAFT_MESSAGE_TYPES: readonly RaftMessageType[] = [
+export const RAFT_MESSAGE_TYPES: readonly RaftMessage['type'][] = [
   'preVote',
   'vote',
   'preVoteResponse',

@@ -14,7 +14,12 @@ const CLI = fileURLToPath(new URL('../dist/sim/cli.js', import.meta.url))
 const SUMMARY = /^seeds: (\d+), violations: (\d+), virtual-seconds: ([\d.]+), wall-seconds: ([\d.]+)$/
 
 function sim(args: string[], cwd = process.cwd(), timeoutMs = 400_000) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: timeoutMs })
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 256 << 20,
+  })
   const lines = r.stdout.trim().split('\n')
   const last = lines[lines.length - 1] ?? ''
   const m = SUMMARY.exec(last)

@@ -158,7 +158,9 @@ async function main(): Promise<void> {
     console.log(
       `seeds: 1, violations: ${result.violations.length}, virtual-seconds: ${(result.virtualMs / 1000).toFixed(1)}, wall-seconds: ${wall.toFixed(1)}`,
     )
-    process.exit(result.violations.length > 0 ? 1 : 0)
+    // Not process.exit(): it would cut off output still queued for a pipe.
+    process.exitCode = result.violations.length > 0 ? 1 : 0
+    return
   }
   const count = intOption(values.seeds, 'seeds', 100)
   const from = intOption(values.from, 'from', 1)
@@ -176,7 +178,7 @@ async function main(): Promise<void> {
   console.log(
     `seeds: ${reports.length}, violations: ${failed.length}, virtual-seconds: ${virtual.toFixed(1)}, wall-seconds: ${wall.toFixed(1)}`,
   )
-  process.exit(failed.length > 0 ? 1 : 0)
+  process.exitCode = failed.length > 0 ? 1 : 0
 }
 
 main().catch((err: unknown) => fail(err instanceof Error ? (err.stack ?? err.message) : String(err)))

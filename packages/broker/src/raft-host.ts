@@ -1,0 +1,281 @@
+/**
+ * The driver of every Raft group on a node: the one place where Raft meets the disk and the
+ * network. Work is done per turn of the event loop, not per message: whatever arrived (messages,
+ * ticks, proposals, loads) marks groups dirty; one turn then takes each dirty group's Ready,
+ * hands all outgoing messages to the transport (one frame per peer), and makes every group's
+ * writes durable with ONE flush of the store (one LevelDB batch, one fsync). When the flush lands,
+ * each group advances, applies what is committed, and proposals waiting for their commit are
+ * answered (acks=all).
+ */
+import type {
+  Entry,
+  GroupId,
+  Membership,
+  NodeId,
+  RaftMessage,
+  RaftOptions,
+  Ready,
+  SyncMarker,
+} from '@cairn/raft'
+import { RaftNode } from '@cairn/raft'
+import type { GroupLog, LevelLogStore } from '@cairn/storage'
+import type { Transport } from '@cairn/transport'
+
+export interface RaftHostOptions {
+  nodeId: NodeId
+  store: LevelLogStore
+  transport: Transport
+  /** One timer for all groups; Raft's timeouts are counted in these ticks. */
+  tickMs?: number
+  /** Options for every replica (election and heartbeat ticks, limits). */
+  raft?: Partial<Omit<RaftOptions, 'id' | 'group' | 'storage'>>
+  now?: () => number
+  random?: () => number
+  /** Proposals that may wait for their commit at once, per group. */
+  waitersPerGroupMax?: number
+}
+
+export const DEFAULT_TICK_MS = 100
+const WAITERS_PER_GROUP_MAX = 100_000
+
+/** Kafka's NOT_LEADER_OR_FOLLOWER: this node does not lead the group (any more); `leaderId` may. */
+export class NotLeaderError extends Error {
+  readonly code = 'NOT_LEADER_OR_FOLLOWER'
+  constructor(
+    readonly group: GroupId,
+    readonly leaderId: NodeId,
+  ) {
+    super(`node does not lead group ${group}${leaderId ? `; node ${leaderId} does` : ''}`)
+  }
+}
+
+export class HostError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export interface Committed {
+  firstIndex: number
+  lastIndex: number
+  term: number
+}
+
+interface Waiter extends Committed {
+  resolve: (c: Committed) => void
+  reject: (e: Error) => void
+}
+
+interface Hosted {
+  id: GroupId
+  raft: RaftNode
+  log: GroupLog
+  /** In index order: a leader's proposals are appended in order. */
+  waiters: Waiter[]
+  lastReady: Pick<Ready, 'role' | 'term' | 'leaderId' | 'isr'> | null
+}
+
+export type CommittedHandler = (group: GroupId, entries: Entry[]) => void
+
+export class RaftHost {
+  private readonly groups = new Map<GroupId, Hosted>()
+  private readonly dirty = new Set<GroupId>()
+  private scheduled = false
+  private closed = false
+  private ticker: NodeJS.Timeout | null = null
+  /** Applies run after the flush that made their writes durable, in turn order. */
+  private applyChain: Promise<void> = Promise.resolve()
+  private failed: Error | null = null
+  private readonly handlers: CommittedHandler[] = []
+  private readonly counters = { turns: 0, flushes: 0, messagesOut: 0 }
+  private readonly unsubscribe: () => void
+
+  constructor(private readonly options: RaftHostOptions) {
+    this.unsubscribe = options.transport.onMessages((_from, messages) => this.deliver(messages))
+    const tickMs = options.tickMs ?? DEFAULT_TICK_MS
+    this.ticker = setInterval(() => this.tick(), tickMs)
+  }
+
+  /** Hosts a replica of `group`; a group new to this node starts from `membership`. */
+  async openGroup(group: GroupId, membership: Membership): Promise<void> {
+    if (this.groups.has(group)) return
+    const log = await this.options.store.group(group, { onLoaded: () => this.schedule(group) })
+    if (log.logStart().membership.voters.length === 0) {
+      log.write({ logStart: { index: 0, term: 0, payload: new Uint8Array(0), membership } })
+      await this.options.store.flush()
+    }
+    const o = this.options
+    const raft = new RaftNode({
+      ...o.raft,
+      id: o.nodeId,
+      group,
+      storage: log,
+      now: o.now ?? (() => performance.now()),
+      random: o.random ?? Math.random,
+    })
+    this.groups.set(group, { id: group, raft, log, waiters: [], lastReady: null })
+    this.schedule(group)
+  }
+
+  onCommitted(handler: CommittedHandler): void {
+    this.handlers.push(handler)
+  }
+
+  /** Appends `data` as entries of `group` and resolves once a quorum has them durable (acks=all). */
+  propose(group: GroupId, data: Uint8Array[]): Promise<Committed> {
+    const g = this.groups.get(group)
+    if (!g)
+      return Promise.reject(new HostError('UNKNOWN_TOPIC_OR_PARTITION', `group ${group} is not hosted here`))
+    if (this.failed) return Promise.reject(this.failed)
+    if (g.waiters.length >= (this.options.waitersPerGroupMax ?? WAITERS_PER_GROUP_MAX)) {
+      return Promise.reject(
+        new HostError('REQUEST_TIMED_OUT', `group ${group} has too many proposals in flight`),
+      )
+    }
+    const r = g.raft.propose(data)
+    if (!r.ok) {
+      if (r.error === 'NOT_LEADER') return Promise.reject(new NotLeaderError(group, r.leaderId))
+      return Promise.reject(new HostError(r.error, r.message))
+    }
+    this.schedule(group)
+    return new Promise((resolve, reject) => {
+      g.waiters.push({ firstIndex: r.firstIndex, lastIndex: r.lastIndex, term: r.term, resolve, reject })
+    })
+  }
+
+  transferLeadership(group: GroupId, to: NodeId): boolean {
+    const g = this.groups.get(group)
+    if (!g) return false
+    const ok = g.raft.transferLeadership(to).ok
+    this.schedule(group)
+    return ok
+  }
+
+  status(group: GroupId) {
+    return this.groups.get(group)?.raft.status()
+  }
+
+  groupIds(): GroupId[] {
+    return [...this.groups.keys()]
+  }
+
+  stats() {
+    return { ...this.counters, groups: this.groups.size, store: this.options.store.stats() }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (this.ticker) clearInterval(this.ticker)
+    this.unsubscribe()
+    await this.applyChain.catch(() => undefined)
+    for (const g of this.groups.values()) {
+      for (const w of g.waiters) w.reject(new NotLeaderError(g.id, 0))
+      g.waiters = []
+      g.raft.stop()
+    }
+  }
+
+  // ---- the turn --------------------------------------------------------------------------------
+
+  private deliver(messages: RaftMessage[]): void {
+    for (const m of messages) {
+      const g = this.groups.get(m.group)
+      if (!g) continue
+      g.raft.step(m)
+      this.dirty.add(m.group)
+    }
+    this.schedule()
+  }
+
+  private tick(): void {
+    for (const g of this.groups.values()) {
+      g.raft.tick()
+      this.dirty.add(g.id)
+    }
+    this.schedule()
+  }
+
+  private schedule(group?: GroupId): void {
+    if (group !== undefined) this.dirty.add(group)
+    if (this.scheduled || this.closed) return
+    this.scheduled = true
+    setImmediate(() => this.turn())
+  }
+
+  private turn(): void {
+    this.scheduled = false
+    if (this.closed || this.failed) return
+    const out: RaftMessage[] = []
+    const advances: { g: Hosted; sync: SyncMarker | null; committed: Entry[] }[] = []
+    let mustSync = false
+    for (const id of this.dirty) {
+      const g = this.groups.get(id)
+      const rd = g?.raft.ready()
+      if (!g || !rd) continue
+      for (const m of rd.messages) out.push(m)
+      this.answerWaiters(g, rd)
+      g.lastReady = rd
+      if (rd.sync) mustSync = true
+      if (rd.sync || rd.committed.length > 0) advances.push({ g, sync: rd.sync, committed: rd.committed })
+    }
+    this.dirty.clear()
+    this.counters.turns++
+    if (out.length > 0) {
+      this.counters.messagesOut += out.length
+      this.options.transport.send(out)
+    }
+    if (advances.length === 0) return
+    // One flush for every group of the node (group commit); applies wait for the writes they follow.
+    const flushed = mustSync ? this.flush() : Promise.resolve()
+    this.applyChain = this.applyChain
+      .then(() => flushed)
+      .then(() => this.afterFlush(advances))
+      .catch((err: unknown) => this.fail(err))
+  }
+
+  private flush(): Promise<void> {
+    this.counters.flushes++
+    return this.options.store.flush()
+  }
+
+  private afterFlush(advances: { g: Hosted; sync: SyncMarker | null; committed: Entry[] }[]): void {
+    if (this.closed) return
+    for (const { g, sync, committed } of advances) {
+      if (sync) g.raft.advance(sync)
+      if (committed.length > 0) for (const h of this.handlers) h(g.id, committed)
+      this.dirty.add(g.id)
+    }
+    this.schedule()
+  }
+
+  /** Proposals of this leadership at or below the commit index are committed; others lost it. */
+  private answerWaiters(g: Hosted, rd: Ready): void {
+    if (g.waiters.length === 0) return
+    let k = 0
+    for (; k < g.waiters.length; k++) {
+      const w = g.waiters[k]!
+      if (rd.role === 'leader' && rd.term === w.term) {
+        if (w.lastIndex > rd.commitIndex) break
+        if (g.log.term(w.lastIndex) === w.term) w.resolve(w)
+        else w.reject(new NotLeaderError(g.id, rd.leaderId))
+      } else {
+        // Leadership moved: the entries may still commit under the next leader, or not. The
+        // answer is Kafka's, and an idempotent producer's retry resolves the doubt.
+        w.reject(new NotLeaderError(g.id, rd.leaderId))
+      }
+    }
+    if (k > 0) g.waiters.splice(0, k)
+  }
+
+  private fail(err: unknown): void {
+    this.failed = err instanceof Error ? err : new Error(String(err))
+    for (const g of this.groups.values()) {
+      for (const w of g.waiters) w.reject(this.failed)
+      g.waiters = []
+    }
+  }
+}

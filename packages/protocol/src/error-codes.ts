@@ -1,0 +1,65 @@
+/**
+ * Kafka's error codes that Cairn returns, with Kafka's numbers and its retriable flag (whether a
+ * client may retry the same request unchanged, typically after refreshing metadata).
+ */
+
+export interface KafkaError {
+  readonly name: string
+  readonly code: number
+  readonly retriable: boolean
+}
+
+function table<T extends Record<string, readonly [code: number, retriable: boolean]>>(
+  rows: T,
+): { readonly [K in keyof T]: KafkaError } {
+  const out: Record<string, KafkaError> = {}
+  for (const [name, [code, retriable]] of Object.entries(rows))
+    out[name] = Object.freeze({ name, code, retriable })
+  return Object.freeze(out) as { readonly [K in keyof T]: KafkaError }
+}
+
+export const ErrorCode = table({
+  UNKNOWN_SERVER_ERROR: [-1, false],
+  NONE: [0, false],
+  OFFSET_OUT_OF_RANGE: [1, false],
+  CORRUPT_MESSAGE: [2, true],
+  UNKNOWN_TOPIC_OR_PARTITION: [3, true],
+  LEADER_NOT_AVAILABLE: [5, true],
+  NOT_LEADER_OR_FOLLOWER: [6, true],
+  REQUEST_TIMED_OUT: [7, true],
+  MESSAGE_TOO_LARGE: [10, false],
+  COORDINATOR_LOAD_IN_PROGRESS: [14, true],
+  COORDINATOR_NOT_AVAILABLE: [15, true],
+  NOT_COORDINATOR: [16, true],
+  INVALID_TOPIC_EXCEPTION: [17, false],
+  /** Nothing was written. */
+  NOT_ENOUGH_REPLICAS: [19, true],
+  /** Written by the leader, outcome unknown: a retry may duplicate unless the producer is idempotent. */
+  NOT_ENOUGH_REPLICAS_AFTER_APPEND: [20, true],
+  INVALID_REQUIRED_ACKS: [21, false],
+  ILLEGAL_GENERATION: [22, false],
+  INCONSISTENT_GROUP_PROTOCOL: [23, false],
+  UNKNOWN_MEMBER_ID: [25, false],
+  INVALID_SESSION_TIMEOUT: [26, false],
+  REBALANCE_IN_PROGRESS: [27, false],
+  TOPIC_ALREADY_EXISTS: [36, false],
+  INVALID_PARTITIONS: [37, false],
+  INVALID_REPLICATION_FACTOR: [38, false],
+  NOT_CONTROLLER: [41, true],
+  OUT_OF_ORDER_SEQUENCE_NUMBER: [45, false],
+  MEMBER_ID_REQUIRED: [79, false],
+})
+
+export type ErrorName = keyof typeof ErrorCode
+
+const byCode = new Map<number, KafkaError>(Object.values(ErrorCode).map((e) => [e.code, e]))
+
+/** The error with this code, or undefined for a code Cairn does not know. */
+export function errorByCode(code: number): KafkaError | undefined {
+  return byCode.get(code)
+}
+
+/** Whether a client may retry on this code; unknown codes are not retriable. */
+export function isRetriable(code: number): boolean {
+  return byCode.get(code)?.retriable ?? false
+}

@@ -1,0 +1,214 @@
+/**
+ * Value layouts. Every value opens with a CRC32C over the key and the rest of the value, so a
+ * value that is damaged, truncated or stored under the wrong key fails its check:
+ *
+ *   value     = [crc32c(key ‖ body): u32 BE][body]
+ *   entry     body = [term: u64][kind: u8][data]
+ *   hardState body = [term: u64][vote: u32][commit: u64]
+ *   logStart  body = [index: u64][term: u64][voters: u32 n][n × u32][learners: u32 m][m × u32][payload]
+ *   termRun   body = [term: u64]
+ *   offset    body = [baseOffset: u64][index: u64][term: u64]
+ *   applied   body = [index: u64][data]
+ */
+
+import { crc32c, crc32cUpdate } from '@cairn/protocol'
+import type { EntryKind, GroupId, HardState, LogStart } from '@cairn/raft'
+import { CorruptLogError } from './errors.js'
+import { readU64, writeU64 } from './keys.js'
+
+const CRC_BYTES = 4
+export const ENTRY_HEADER_BYTES = CRC_BYTES + 8 + 1
+const ENTRY_KIND_MAX = 2
+
+/** The broker's applied state, kept beside the log so a restart resumes from it. */
+export interface AppliedState {
+  index: number
+  data: Uint8Array
+}
+
+/** One row of the offset index: the record batch at Raft `index` holds [baseOffset, lastOffset]. */
+export interface OffsetRow {
+  baseOffset: number
+  lastOffset: number
+  index: number
+  /** The entry's term: a row is current only while the log still has this term at `index`. */
+  term: number
+}
+
+interface Body {
+  bytes: Uint8Array
+  view: DataView
+}
+
+function allocate(bodyBytes: number): Body {
+  const bytes = new Uint8Array(CRC_BYTES + bodyBytes)
+  return { bytes, view: new DataView(bytes.buffer) }
+}
+
+/** Seals a value: computes the CRC over key ‖ body into the first four bytes. */
+function seal(key: Uint8Array, value: Body): Uint8Array {
+  value.view.setUint32(0, crc32cUpdate(crc32c(key), value.bytes.subarray(CRC_BYTES)))
+  return value.bytes
+}
+
+/** Checks a value's CRC and returns a view of its body; throws CorruptLogError on mismatch. */
+function open(group: GroupId, key: Uint8Array, value: Uint8Array, what: string): DataView {
+  if (value.length < CRC_BYTES) throw new CorruptLogError(group, `${what}: value of ${value.length} bytes`)
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength)
+  const stored = view.getUint32(0)
+  const computed = crc32cUpdate(crc32c(key), value.subarray(CRC_BYTES))
+  if (stored !== computed) {
+    throw new CorruptLogError(
+      group,
+      `${what}: checksum mismatch (stored ${hex(stored)}, computed ${hex(computed)})`,
+    )
+  }
+  return view
+}
+
+/** A plain Uint8Array view of `bytes` from `at` (LevelDB hands out Buffers; callers get Uint8Arrays). */
+function viewFrom(bytes: Uint8Array, at: number): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset + at, bytes.byteLength - at)
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16).padStart(8, '0')}`
+}
+
+function requireLength(group: GroupId, view: DataView, bytes: number, what: string): void {
+  if (view.byteLength < bytes)
+    throw new CorruptLogError(group, `${what}: ${view.byteLength} bytes, need ${bytes}`)
+}
+
+// ---- entry ----------------------------------------------------------------------------------
+
+export function encodeEntry(key: Uint8Array, term: number, kind: EntryKind, data: Uint8Array): Uint8Array {
+  const value = allocate(9 + data.length)
+  writeU64(value.view, 4, term)
+  value.view.setUint8(12, kind)
+  value.bytes.set(data, ENTRY_HEADER_BYTES)
+  return seal(key, value)
+}
+
+export function decodeEntry(
+  group: GroupId,
+  key: Uint8Array,
+  value: Uint8Array,
+  index: number,
+): { term: number; kind: EntryKind; data: Uint8Array } {
+  const what = `entry ${index}`
+  const view = open(group, key, value, what)
+  requireLength(group, view, ENTRY_HEADER_BYTES, what)
+  const kind = view.getUint8(12)
+  if (kind > ENTRY_KIND_MAX) throw new CorruptLogError(group, `${what}: unknown kind ${kind}`)
+  return { term: readU64(view, 4), kind: kind as EntryKind, data: viewFrom(value, ENTRY_HEADER_BYTES) }
+}
+
+// ---- hard state -----------------------------------------------------------------------------
+
+export function encodeHardState(key: Uint8Array, hardState: HardState): Uint8Array {
+  const value = allocate(20)
+  writeU64(value.view, 4, hardState.term)
+  value.view.setUint32(12, hardState.vote)
+  writeU64(value.view, 16, hardState.commit)
+  return seal(key, value)
+}
+
+export function decodeHardState(group: GroupId, key: Uint8Array, value: Uint8Array): HardState {
+  const view = open(group, key, value, 'hard state')
+  requireLength(group, view, 24, 'hard state')
+  return { term: readU64(view, 4), vote: view.getUint32(12), commit: readU64(view, 16) }
+}
+
+// ---- log start ------------------------------------------------------------------------------
+
+export function encodeLogStart(key: Uint8Array, logStart: LogStart): Uint8Array {
+  const { voters, learners } = logStart.membership
+  const value = allocate(16 + 4 + voters.length * 4 + 4 + learners.length * 4 + logStart.payload.length)
+  writeU64(value.view, 4, logStart.index)
+  writeU64(value.view, 12, logStart.term)
+  let at = writeIds(value.view, 20, voters)
+  at = writeIds(value.view, at, learners)
+  value.bytes.set(logStart.payload, at)
+  return seal(key, value)
+}
+
+function writeIds(view: DataView, at: number, ids: readonly number[]): number {
+  view.setUint32(at, ids.length)
+  ids.forEach((id, i) => {
+    view.setUint32(at + 4 + i * 4, id)
+  })
+  return at + 4 + ids.length * 4
+}
+
+export function decodeLogStart(group: GroupId, key: Uint8Array, value: Uint8Array): LogStart {
+  const view = open(group, key, value, 'log start')
+  requireLength(group, view, 24, 'log start')
+  const voters = readIds(group, view, 20)
+  const learners = readIds(group, view, voters.end)
+  return {
+    index: readU64(view, 4),
+    term: readU64(view, 12),
+    membership: { voters: voters.ids, learners: learners.ids },
+    payload: viewFrom(value, learners.end),
+  }
+}
+
+function readIds(group: GroupId, view: DataView, at: number): { ids: number[]; end: number } {
+  requireLength(group, view, at + 4, 'log start membership')
+  const count = view.getUint32(at)
+  const end = at + 4 + count * 4
+  requireLength(group, view, end, 'log start membership')
+  const ids = Array.from({ length: count }, (_, i) => view.getUint32(at + 4 + i * 4))
+  return { ids, end }
+}
+
+// ---- term run -------------------------------------------------------------------------------
+
+export function encodeTermRun(key: Uint8Array, term: number): Uint8Array {
+  const value = allocate(8)
+  writeU64(value.view, 4, term)
+  return seal(key, value)
+}
+
+export function decodeTermRun(group: GroupId, key: Uint8Array, value: Uint8Array): number {
+  const view = open(group, key, value, 'term run')
+  requireLength(group, view, 12, 'term run')
+  return readU64(view, 4)
+}
+
+// ---- offset index ---------------------------------------------------------------------------
+
+export function encodeOffsetRow(key: Uint8Array, row: OffsetRow): Uint8Array {
+  const value = allocate(24)
+  writeU64(value.view, 4, row.baseOffset)
+  writeU64(value.view, 12, row.index)
+  writeU64(value.view, 20, row.term)
+  return seal(key, value)
+}
+
+export function decodeOffsetRow(
+  group: GroupId,
+  key: Uint8Array,
+  value: Uint8Array,
+  lastOffset: number,
+): OffsetRow {
+  const view = open(group, key, value, `offset row ${lastOffset}`)
+  requireLength(group, view, 28, 'offset row')
+  return { baseOffset: readU64(view, 4), lastOffset, index: readU64(view, 12), term: readU64(view, 20) }
+}
+
+// ---- applied --------------------------------------------------------------------------------
+
+export function encodeApplied(key: Uint8Array, applied: AppliedState): Uint8Array {
+  const value = allocate(8 + applied.data.length)
+  writeU64(value.view, 4, applied.index)
+  value.bytes.set(applied.data, 12)
+  return seal(key, value)
+}
+
+export function decodeApplied(group: GroupId, key: Uint8Array, value: Uint8Array): AppliedState {
+  const view = open(group, key, value, 'applied state')
+  requireLength(group, view, 12, 'applied state')
+  return { index: readU64(view, 4), data: viewFrom(value, 12) }
+}

@@ -1,0 +1,201 @@
+/**
+ * Group commit: every write of every group lands in the open batch; one LevelDB batch, written
+ * with `{ sync: true }`, carries all of them to disk with one fsync.
+ *
+ * Invariants:
+ * - At most one batch is in flight. Batch N+1 is handed to LevelDB only after batch N is durable,
+ *   so a crash loses at most a suffix of whole batches: never a hole.
+ * - While a batch is in flight, new writes gather in the open batch, and every flush() asked for
+ *   in the meantime is answered by that one next batch (flushes coalesce).
+ * - A batch that grows past `batchBytesMax` is sealed and written without waiting for a flush.
+ * - After a failed batch write, nothing more is written (fail-stop): what is durable is unknown.
+ */
+
+import type { GroupId } from '@cairn/raft'
+import type { ChainedBatch, ClassicLevel } from 'classic-level'
+import { StoreClosedError } from './errors.js'
+
+type Db = ClassicLevel<Uint8Array, Uint8Array>
+
+/** Everything a finished batch tells the store: who wrote into it. */
+export interface DurableBatch {
+  seq: number
+  groups: ReadonlySet<GroupId>
+}
+
+export class Batch {
+  readonly groups = new Set<GroupId>()
+  readonly durable: Promise<void>
+  bytes = 0
+  ops = 0
+  /** Someone awaits this batch: write it as soon as nothing is in flight. */
+  wanted = false
+  resolve!: () => void
+  reject!: (error: Error) => void
+  private readonly chained: ChainedBatch<Db, Uint8Array, Uint8Array>
+
+  constructor(
+    db: Db,
+    readonly seq: number,
+  ) {
+    this.chained = db.batch()
+    this.durable = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve
+      this.reject = reject
+    })
+    // The store reports failures itself; a batch nobody awaited must not crash the process.
+    this.durable.catch(() => {})
+  }
+
+  put(key: Uint8Array, value: Uint8Array): void {
+    this.chained.put(key, value)
+    this.ops++
+    this.bytes += key.length + value.length
+  }
+
+  del(key: Uint8Array): void {
+    this.chained.del(key)
+    this.ops++
+    this.bytes += key.length
+  }
+
+  write(): Promise<void> {
+    return this.chained.write({ sync: true })
+  }
+
+  async discard(): Promise<void> {
+    await this.chained.close()
+  }
+}
+
+export interface GroupCommitStats {
+  /** Batches written to LevelDB. */
+  batches: number
+  /** Batches written with `sync: true`, that is fsyncs of the write-ahead log. */
+  syncs: number
+  /** Key and value bytes handed to LevelDB in batches. */
+  bytesWritten: number
+}
+
+export class GroupCommit {
+  private open: Batch | null = null
+  private readonly sealed: Batch[] = []
+  private inFlight: Batch | null = null
+  private nextSeq = 1
+  private failure: Error | null = null
+  private flushScheduled = false
+  /** Highest batch sequence number known durable; every lower one is durable too. */
+  durableSeq = 0
+  readonly stats: GroupCommitStats = { batches: 0, syncs: 0, bytesWritten: 0 }
+
+  constructor(
+    private readonly db: Db,
+    private readonly batchBytesMax: number,
+    private readonly autoFlush: boolean,
+    private readonly onBatchDurable: (batch: DurableBatch) => void,
+  ) {}
+
+  get failed(): Error | null {
+    return this.failure
+  }
+
+  /** Bytes written by groups and not yet durable. */
+  pendingBytes(): number {
+    let bytes = (this.open?.bytes ?? 0) + (this.inFlight?.bytes ?? 0)
+    for (const batch of this.sealed) bytes += batch.bytes
+    return bytes
+  }
+
+  /** The batch a write by `group` goes into now. Call `wrote` once the write's ops are added. */
+  batchFor(group: GroupId): Batch {
+    if (this.failure !== null) throw this.failure
+    this.open ??= new Batch(this.db, this.nextSeq++)
+    this.open.groups.add(group)
+    return this.open
+  }
+
+  /** A write went into `batch`: seal it if full, schedule the automatic flush if enabled. */
+  wrote(batch: Batch): void {
+    if (batch === this.open && batch.bytes >= this.batchBytesMax) {
+      this.seal()
+      this.pump()
+    }
+    if (this.autoFlush && !this.flushScheduled) {
+      this.flushScheduled = true
+      // setImmediate runs after the current turn: all writes of this turn share the batch.
+      setImmediate(() => {
+        this.flushScheduled = false
+        void this.flush()
+      })
+    }
+  }
+
+  /** Resolves once everything written before the call is durable; rejects if the store failed. */
+  flush(): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure)
+    const open = this.open
+    if (open !== null && open.ops > 0) {
+      open.wanted = true
+      this.pump()
+      return open.durable
+    }
+    const last = this.sealed.at(-1) ?? this.inFlight
+    return last?.durable ?? Promise.resolve()
+  }
+
+  /** Flushes, then releases the empty open batch: nothing is pending afterwards. */
+  async drain(): Promise<void> {
+    while (this.open !== null && this.open.ops > 0) await this.flush()
+    await this.flush()
+    const open = this.open
+    this.open = null
+    if (open !== null) await open.discard()
+  }
+
+  /** Stops accepting writes: later writes and flushes fail with `error`. */
+  fail(error: Error): void {
+    if (this.failure !== null) return
+    this.failure = error
+    const abandoned = [...this.sealed.splice(0), ...(this.open ? [this.open] : [])]
+    this.open = null
+    for (const batch of abandoned) {
+      batch.reject(error)
+      void batch.discard().catch(() => {})
+    }
+  }
+
+  private seal(): void {
+    if (this.open === null) return
+    this.sealed.push(this.open)
+    this.open = null
+  }
+
+  /** Hands the next batch to LevelDB if none is in flight. */
+  private pump(): void {
+    if (this.inFlight !== null || this.failure !== null) return
+    if (this.sealed.length === 0 && this.open?.wanted) this.seal()
+    const next = this.sealed.shift()
+    if (next === undefined) return
+    this.inFlight = next
+    next.write().then(
+      () => this.finish(next),
+      (error: unknown) => {
+        const failure = new StoreClosedError('batch write failed; store stopped', { cause: error })
+        this.inFlight = null
+        next.reject(failure)
+        this.fail(failure)
+      },
+    )
+  }
+
+  private finish(batch: Batch): void {
+    this.inFlight = null
+    this.durableSeq = batch.seq
+    this.stats.batches++
+    this.stats.syncs++
+    this.stats.bytesWritten += batch.bytes
+    batch.resolve()
+    this.pump()
+    this.onBatchDurable({ seq: batch.seq, groups: batch.groups })
+  }
+}

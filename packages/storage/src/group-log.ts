@@ -1,0 +1,673 @@
+/**
+ * One Raft group's log on the node's shared LevelDB: the {@link RaftStorage} a replica reads and
+ * writes through, plus what the broker needs beside it (offset index, applied state, async reads).
+ *
+ * Reads are synchronous and answered from memory: hard state, log start, last index, the term
+ * runs (every term of the log) and a tail of entries. Older entries are loaded asynchronously
+ * ({@link LOADING}, then `onLoaded`). Writes go into the node-wide group-commit batch and show in
+ * reads at once, because Raft reads its own appends before they are durable.
+ */
+
+import {
+  type Entry,
+  EntryKind,
+  type GroupId,
+  type HardState,
+  LOADING,
+  type LogStart,
+  type LogWrite,
+  type RaftStorage,
+} from '@cairn/raft'
+import {
+  type AppliedState,
+  decodeEntry,
+  decodeOffsetRow,
+  encodeApplied,
+  encodeEntry,
+  encodeHardState,
+  encodeLogStart,
+  encodeOffsetRow,
+  encodeTermRun,
+  type OffsetRow,
+} from './codec.js'
+import type { GroupLimits, StoreContext } from './context.js'
+import { CorruptLogError, InvalidWriteError } from './errors.js'
+import type { Batch } from './group-commit.js'
+import { assertU64, KeyKind, key, keyNumber, kindRange } from './keys.js'
+import { LoadWindows } from './load-windows.js'
+import { OffsetRowCache } from './offset-cache.js'
+import { emptyHardState, emptyLogStart, type Recovered } from './recover.js'
+import { type BatchOffsets, CACHED_ENTRY_OVERHEAD_BYTES, TailCache } from './tail-cache.js'
+import { TermRuns } from './term-runs.js'
+import { validateApplied, validateEntries, validateHardState, validateLogStart } from './validate.js'
+
+export interface GroupOptions {
+  /** Called when an asynchronous load finished; `entries` then answers from memory. */
+  onLoaded?: () => void
+  /**
+   * The offsets a normal entry (a record batch) covers, or undefined for none. When given, every
+   * appended normal entry gets an offset-index row in the same batch as the entry itself.
+   */
+  offsetsOf?: (entry: Entry) => BatchOffsets | undefined
+}
+
+/** Reads that keep losing races with truncation give up after this many attempts. */
+const READ_ATTEMPTS_MAX = 8
+/** Rows fetched per step when scanning the offset index or the log. */
+const SCAN_CHUNK_ROWS = 256
+
+export class GroupLog implements RaftStorage {
+  /** Called when an asynchronous load finished; set by the driver. */
+  onLoaded: (() => void) | null
+  private hard: HardState
+  private start: LogStart
+  private last: number
+  private appliedState: AppliedState | undefined
+  private damage: Error | null
+  /** Bumped by every change that can invalidate an in-flight read: truncation, log start. */
+  private epoch = 0
+  private writes = 0
+  private readonly runs: TermRuns
+  private readonly tail: TailCache
+  private readonly windows: LoadWindows
+  private readonly loads = new Set<number>()
+  private readonly offsetCache: OffsetRowCache
+  private readonly offsetsOf: GroupOptions['offsetsOf']
+  /** Prefix deletions waiting for the batch that carries their log start to become durable. */
+  private readonly prefixClears: { seq: number; through: number }[] = []
+  private clearing: Promise<void> = Promise.resolve()
+  /** Lowest offset-index key written since the running prefix clear began reading. */
+  private offsetPutMin = Number.POSITIVE_INFINITY
+
+  /** @internal Groups are opened with `LevelLogStore.group(id)`. */
+  constructor(
+    private readonly ctx: StoreContext,
+    readonly id: GroupId,
+    recovered: Recovered | CorruptLogError,
+    options: GroupOptions,
+  ) {
+    const limits: GroupLimits = ctx.limits
+    const state = recovered instanceof CorruptLogError ? undefined : recovered
+    this.damage = recovered instanceof CorruptLogError ? recovered : null
+    this.hard = state?.hardState ?? emptyHardState()
+    this.start = state?.logStart ?? emptyLogStart()
+    this.appliedState = state?.applied
+    this.runs = state?.runs ?? new TermRuns()
+    this.last = state?.lastIndex ?? this.start.index
+    this.tail = new TailCache(this.last + 1)
+    this.windows = new LoadWindows(limits.loadWindowsMax)
+    this.offsetCache = new OffsetRowCache(limits.offsetCacheRowsMax)
+    this.onLoaded = options.onLoaded ?? null
+    this.offsetsOf = options.offsetsOf
+    if (state?.leftoverPrefix) this.schedulePrefixClear(0, this.start.index)
+  }
+
+  /** Why this group cannot be read or written, or null. A damaged group stays damaged. */
+  get damaged(): Error | null {
+    return this.damage
+  }
+
+  // ---- RaftStorage: reads ----------------------------------------------------------------
+
+  initialState(): { hardState: HardState; logStart: LogStart; lastIndex: number } {
+    this.assertReadable()
+    return { hardState: { ...this.hard }, logStart: this.logStart(), lastIndex: this.last }
+  }
+
+  term(index: number): number | undefined {
+    this.assertReadable()
+    if (index === this.start.index) return this.start.term
+    if (index < this.start.index || index > this.last) return undefined
+    return this.runs.termAt(index)
+  }
+
+  lastIndex(): number {
+    this.assertReadable()
+    return this.last
+  }
+
+  logStart(): LogStart {
+    this.assertReadable()
+    const { membership } = this.start
+    return {
+      ...this.start,
+      membership: { voters: [...membership.voters], learners: [...membership.learners] },
+    }
+  }
+
+  entries(lo: number, hi: number, bytesMax: number): Entry[] | typeof LOADING {
+    this.assertReadable()
+    this.assertReadRange(lo, hi)
+    const memory = this.fromMemory(lo, hi, bytesMax)
+    if (memory !== undefined) return memory
+    this.startLoad(lo, Math.min(hi, this.tail.start))
+    return LOADING
+  }
+
+  // ---- RaftStorage: writes ---------------------------------------------------------------
+
+  write(write: LogWrite): void {
+    this.assertWritable()
+    this.validate(write)
+    // The broker's hook runs before anything changes: if it throws, the write leaves no trace.
+    const offsets = (write.entries ?? []).map((entry) => this.offsetsOfEntry(entry))
+    const batch = this.ctx.commit.batchFor(this.id)
+    if (write.hardState) this.applyHardState(batch, write.hardState)
+    if (write.logStart) this.applyLogStart(batch, write.logStart)
+    if (write.entries && write.entries.length > 0) this.applyEntries(batch, write.entries, offsets)
+    this.writes++
+    this.ctx.commit.wrote(batch)
+  }
+
+  // ---- beside Raft: hard state, applied state ----------------------------------------------
+
+  hardState(): HardState {
+    this.assertReadable()
+    return { ...this.hard }
+  }
+
+  /** The broker's applied state as last written, or undefined if never written. */
+  applied(): AppliedState | undefined {
+    this.assertReadable()
+    return this.appliedState
+  }
+
+  /** Buffers the broker's applied state into the current batch (durable with it). */
+  writeApplied(applied: AppliedState): void {
+    this.assertWritable()
+    validateApplied(this.id, applied)
+    const batch = this.ctx.commit.batchFor(this.id)
+    const k = key(this.id, KeyKind.applied, 0)
+    batch.put(k, encodeApplied(k, applied))
+    this.appliedState = { index: applied.index, data: applied.data.slice() }
+    this.ctx.commit.wrote(batch)
+  }
+
+  // ---- beside Raft: asynchronous reads ------------------------------------------------------
+
+  /**
+   * Entries [lo, hi) — at least one if lo < hi, then up to `bytesMax` of data — from memory or
+   * LevelDB, for the broker's fetch path. Unlike `entries`, older entries are not kept in memory.
+   */
+  async read(lo: number, hi: number, bytesMax: number): Promise<Entry[]> {
+    for (let attempt = 0; attempt < READ_ATTEMPTS_MAX; attempt++) {
+      this.assertReadable()
+      this.assertReadRange(lo, hi)
+      const memory = this.fromMemory(lo, hi, bytesMax)
+      if (memory !== undefined) return memory
+      const epoch = this.epoch
+      const stored = await this.readStored(lo, Math.min(hi, this.tail.start), bytesMax).catch(
+        (error: unknown) => {
+          // A hole seen while the log start moved is the prefix deletion at work: retry.
+          if (epoch !== this.epoch) return undefined
+          this.noteDamage(error)
+          throw error
+        },
+      )
+      if (epoch !== this.epoch || stored === undefined) continue
+      return this.extendFromTail(stored.entries, stored.bytes, hi, bytesMax)
+    }
+    throw new Error(`group ${this.id}: read of [${lo}, ${hi}) kept racing with truncation`)
+  }
+
+  /**
+   * The offset-index row of the record batch that holds `offset`: the first current row whose
+   * last offset is >= `offset`. Undefined when no batch in the log reaches `offset`.
+   */
+  async indexForOffset(offset: number): Promise<OffsetRow | undefined> {
+    assertU64(offset, 'offset')
+    for (let attempt = 0; attempt < READ_ATTEMPTS_MAX; attempt++) {
+      this.assertReadable()
+      const inTail = this.tailOffsetRow(offset)
+      if (inTail !== undefined && inTail.baseOffset <= offset) return inTail
+      const cached = this.offsetCache.find(offset, (row) => this.isCurrent(row))
+      if (cached !== undefined) return cached
+      const epoch = this.epoch
+      // Rows not in the tail now were durable before this iterator's snapshot: none is missed.
+      const stored = await this.scanOffsetRows(offset)
+      if (epoch !== this.epoch) continue
+      if (stored !== undefined) this.offsetCache.add(stored)
+      return earliest(
+        [inTail, stored, this.tailOffsetRow(offset)].filter((row) => row && this.isCurrent(row)),
+      )
+    }
+    throw new Error(`group ${this.id}: offset lookup ${offset} kept racing with truncation`)
+  }
+
+  /**
+   * Reads the whole stored log and checks it: every checksum, no hole from logStart + 1 to
+   * lastIndex, terms non-decreasing and equal to the term runs. Flushes first; call it while the
+   * group is not being written (tests, offline checks). A failure marks the group damaged.
+   */
+  async verify(): Promise<{ entries: number; bytes: number }> {
+    for (let attempt = 0; attempt < READ_ATTEMPTS_MAX; attempt++) {
+      const writes = this.writes
+      await this.ctx.commit.flush()
+      this.assertReadable()
+      if (writes !== this.writes) continue
+      try {
+        return await this.scanLog()
+      } catch (error) {
+        this.noteDamage(error)
+        throw error
+      }
+    }
+    throw new Error(`group ${this.id}: verify kept racing with writes`)
+  }
+
+  // ---- called by the store -----------------------------------------------------------------
+
+  /** @internal A batch carrying writes of this group is durable: trim the tail, start prefix deletions. */
+  batchDurable(seq: number): void {
+    this.tail.evict(this.ctx.limits.tailCacheBytesMax, seq)
+    while (this.prefixClears.length > 0 && this.prefixClears[0]!.seq <= seq) {
+      const { through } = this.prefixClears.shift()!
+      this.clearing = this.clearing.then(() => this.clearPrefix(through))
+    }
+  }
+
+  /** Resolves when the background prefix deletions scheduled so far have finished. */
+  async settle(): Promise<void> {
+    await this.clearing
+  }
+
+  // ---- write internals -----------------------------------------------------------------------
+
+  private validate(write: LogWrite): void {
+    if (write.hardState) validateHardState(this.id, this.hard, write.hardState)
+    if (write.logStart) validateLogStart(this.id, this.start, write.logStart)
+    if (!write.entries || write.entries.length === 0) return
+    const logStart = write.logStart ?? this.start
+    const keeps = write.logStart === undefined || this.keepsSuffix(write.logStart)
+    const last = keeps ? Math.max(this.last, logStart.index) : logStart.index
+    const first = write.entries[0]!.index
+    const previousTerm =
+      first - 1 === logStart.index
+        ? logStart.term
+        : keeps && first - 1 <= this.last
+          ? this.term(first - 1)
+          : undefined
+    validateEntries(this.id, write.entries, { logStartIndex: logStart.index, lastIndex: last, previousTerm })
+  }
+
+  /**
+   * Whether the entries above a new log start survive it: only if the log holds the entry at the
+   * log start's index with the same term (Raft's log matching: then all that follows agrees with
+   * the leader too). Otherwise the log start comes from a leader whose log differs from ours
+   * there, and nothing of our log survives, as etcd's raft does when it restores a snapshot.
+   */
+  private keepsSuffix(logStart: LogStart): boolean {
+    return logStart.index < this.last && this.term(logStart.index) === logStart.term
+  }
+
+  private applyHardState(batch: Batch, hardState: HardState): void {
+    const k = key(this.id, KeyKind.hardState, 0)
+    batch.put(k, encodeHardState(k, hardState))
+    this.hard = { term: hardState.term, vote: hardState.vote, commit: hardState.commit }
+  }
+
+  /**
+   * Moves the log start. Entries at or below it are deleted once this batch is durable (until then
+   * they are garbage nobody reads); entries above it that do not survive are deleted in this batch.
+   */
+  private applyLogStart(batch: Batch, logStart: LogStart): void {
+    const k = key(this.id, KeyKind.logStart, 0)
+    batch.put(k, encodeLogStart(k, logStart))
+    const clearThrough = Math.min(logStart.index, this.last)
+    if (this.keepsSuffix(logStart)) this.dropPrefix(batch, logStart.index)
+    else this.dropAll(batch, logStart.index)
+    if (clearThrough > this.start.index) this.schedulePrefixClear(batch.seq, clearThrough)
+    this.start = {
+      index: logStart.index,
+      term: logStart.term,
+      payload: logStart.payload.slice(),
+      membership: { voters: [...logStart.membership.voters], learners: [...logStart.membership.learners] },
+    }
+    this.epoch++
+  }
+
+  private dropPrefix(batch: Batch, through: number): void {
+    for (const start of this.runs.dropBefore(through + 1)) batch.del(key(this.id, KeyKind.termRun, start))
+    this.tail.dropThrough(through)
+    this.windows.dropThrough(through)
+  }
+
+  /** The log becomes empty after `start`: entries above it are deleted with the new log start. */
+  private dropAll(batch: Batch, start: number): void {
+    for (let index = this.last; index > start; index--) batch.del(key(this.id, KeyKind.entry, index))
+    for (const runStart of this.runs.clear()) batch.del(key(this.id, KeyKind.termRun, runStart))
+    this.tail.reset(start + 1)
+    this.windows.clear()
+    this.last = start
+  }
+
+  private applyEntries(batch: Batch, entries: Entry[], offsets: (BatchOffsets | undefined)[]): void {
+    const first = entries[0]!.index
+    if (first <= this.last) this.truncate(batch, first, first + entries.length - 1)
+    entries.forEach((entry, i) => {
+      this.appendOne(batch, entry, offsets[i])
+    })
+    this.last = entries.at(-1)!.index
+    this.tail.evict(this.ctx.limits.tailCacheBytesMax, this.ctx.commit.durableSeq)
+  }
+
+  /**
+   * Suffix truncation in the same batch as the entries that replace the suffix: entries that the
+   * new ones do not overwrite are deleted, so no crash can leave old entries after new ones.
+   */
+  private truncate(batch: Batch, from: number, overwrittenThrough: number): void {
+    for (let index = this.last; index > overwrittenThrough; index--)
+      batch.del(key(this.id, KeyKind.entry, index))
+    for (const start of this.runs.truncateFrom(from)) batch.del(key(this.id, KeyKind.termRun, start))
+    // Rows of truncated entries still on disk only (not cached) stay; lookups skip them by term.
+    for (const cached of this.tail.truncateFrom(from)) {
+      if (cached.offsets) batch.del(key(this.id, KeyKind.offset, cached.offsets.lastOffset))
+    }
+    this.windows.truncateFrom(from)
+    this.last = from - 1
+    this.epoch++
+  }
+
+  private appendOne(batch: Batch, entry: Entry, offsets: BatchOffsets | undefined): void {
+    const k = key(this.id, KeyKind.entry, entry.index)
+    batch.put(k, encodeEntry(k, entry.term, entry.kind, entry.data))
+    if (this.runs.append(entry.index, entry.term)) {
+      const runKey = key(this.id, KeyKind.termRun, entry.index)
+      batch.put(runKey, encodeTermRun(runKey, entry.term))
+    }
+    if (offsets) this.putOffsetRow(batch, { ...offsets, index: entry.index, term: entry.term })
+    const bytes = entry.data.length + CACHED_ENTRY_OVERHEAD_BYTES
+    this.tail.push({ entry, bytes, batchSeq: batch.seq, offsets })
+  }
+
+  private offsetsOfEntry(entry: Entry): BatchOffsets | undefined {
+    if (this.offsetsOf === undefined || entry.kind !== EntryKind.normal) return undefined
+    const offsets = this.offsetsOf(entry)
+    if (offsets === undefined) return undefined
+    assertU64(offsets.baseOffset, 'baseOffset')
+    assertU64(offsets.lastOffset, 'lastOffset')
+    if (offsets.lastOffset < offsets.baseOffset) {
+      throw new InvalidWriteError(this.id, `entry ${entry.index}: lastOffset < baseOffset`)
+    }
+    return { baseOffset: offsets.baseOffset, lastOffset: offsets.lastOffset }
+  }
+
+  private putOffsetRow(batch: Batch, row: OffsetRow): void {
+    const k = key(this.id, KeyKind.offset, row.lastOffset)
+    batch.put(k, encodeOffsetRow(k, row))
+    this.offsetPutMin = Math.min(this.offsetPutMin, row.lastOffset)
+  }
+
+  // ---- prefix deletion -------------------------------------------------------------------
+
+  private schedulePrefixClear(seq: number, through: number): void {
+    this.prefixClears.push({ seq, through })
+    if (seq <= this.ctx.commit.durableSeq) this.batchDurable(this.ctx.commit.durableSeq)
+  }
+
+  /**
+   * Deletes entries and offset rows at or below `through`. Runs only after the log start that
+   * makes them garbage is durable, so a crash part-way leaves garbage, never a hole.
+   */
+  private async clearPrefix(through: number): Promise<void> {
+    if (this.ctx.isClosed()) return
+    try {
+      const range = { gte: key(this.id, KeyKind.entry, 0), lte: key(this.id, KeyKind.entry, through) }
+      await this.ctx.db.clear(range)
+      await this.clearOffsetRows(through)
+    } catch (error) {
+      this.noteDamage(error)
+    }
+  }
+
+  /**
+   * Offset rows are keyed by offset, so the rows of entries <= `through` are found by reading
+   * forward until the first row of a later entry. The deletes go into the group-commit batch (in
+   * order with puts) and skip keys written since the read began: such a key holds a new row.
+   */
+  private async clearOffsetRows(through: number): Promise<void> {
+    const range = kindRange(this.id, KeyKind.offset)
+    let done = false
+    while (!done && !this.ctx.isClosed() && this.damage === null) {
+      this.offsetPutMin = Number.POSITIVE_INFINITY
+      const rows = await this.ctx.db.iterator({ ...range, limit: this.ctx.limits.deleteBatchRowsMax }).all()
+      const doomed: number[] = []
+      for (const [k, v] of rows) {
+        const row = decodeOffsetRow(this.id, k, v, keyNumber(k))
+        if (row.index > through) break
+        doomed.push(row.lastOffset)
+      }
+      done = doomed.length < rows.length || rows.length < this.ctx.limits.deleteBatchRowsMax
+      const safe = doomed.filter((lastOffset) => lastOffset < this.offsetPutMin)
+      if (safe.length < doomed.length || safe.length === 0) done = true
+      if (safe.length > 0) this.deleteOffsetRows(safe)
+      range.gte = key(this.id, KeyKind.offset, (doomed.at(-1) ?? 0) + 1)
+    }
+  }
+
+  private deleteOffsetRows(lastOffsets: number[]): void {
+    const batch = this.ctx.commit.batchFor(this.id)
+    for (const lastOffset of lastOffsets) batch.del(key(this.id, KeyKind.offset, lastOffset))
+    this.ctx.commit.wrote(batch)
+    void this.ctx.commit.flush().catch(() => {})
+  }
+
+  // ---- read internals --------------------------------------------------------------------
+
+  /** Entries from the tail or a loaded window (extended into the tail), or undefined. */
+  private fromMemory(lo: number, hi: number, bytesMax: number): Entry[] | undefined {
+    if (lo === hi) return []
+    if (lo >= this.tail.start) return this.tail.slice(lo, hi, bytesMax)
+    const loaded = this.windows.slice(lo, hi, bytesMax)
+    if (loaded === undefined) return undefined
+    return this.extendFromTail(loaded.entries, loaded.bytes, hi, bytesMax)
+  }
+
+  /** Appends tail entries that continue `entries` while below `hi` and within `bytesMax`. */
+  private extendFromTail(entries: Entry[], bytes: number, hi: number, bytesMax: number): Entry[] {
+    let next = (entries.at(-1)?.index ?? hi) + 1
+    let total = bytes
+    for (
+      let cached = this.tail.get(next);
+      cached !== undefined && next < hi;
+      cached = this.tail.get(++next)
+    ) {
+      total += cached.entry.data.length
+      if (total > bytesMax) break
+      entries.push(cached.entry)
+    }
+    return entries
+  }
+
+  private startLoad(lo: number, hi: number): void {
+    if (this.loads.has(lo) || this.loads.size >= this.ctx.limits.loadWindowsMax) return
+    this.loads.add(lo)
+    const epoch = this.epoch
+    this.readStored(lo, hi, this.ctx.limits.loadBytesMax)
+      .then(
+        (stored) => {
+          if (epoch === this.epoch) this.windows.add(lo, stored.entries)
+        },
+        (error: unknown) => {
+          if (epoch === this.epoch) this.noteDamage(error)
+        },
+      )
+      .finally(() => {
+        this.loads.delete(lo)
+        if (!this.ctx.isClosed()) this.onLoaded?.()
+      })
+  }
+
+  /** Reads stored entries [lo, hi): at least one, then up to `bytesMax`; checks checksums and holes. */
+  private async readStored(
+    lo: number,
+    hi: number,
+    bytesMax: number,
+  ): Promise<{ entries: Entry[]; bytes: number }> {
+    const iterator = this.ctx.db.iterator({
+      gte: key(this.id, KeyKind.entry, lo),
+      lt: key(this.id, KeyKind.entry, hi),
+    })
+    const entries: Entry[] = []
+    let bytes = 0
+    try {
+      while (entries.length === 0 || bytes < bytesMax) {
+        const rows = await iterator.nextv(SCAN_CHUNK_ROWS)
+        if (rows.length === 0) break
+        for (const [k, v] of rows) {
+          const entry = this.decodeAt(k, v, lo + entries.length)
+          if (entries.length > 0 && bytes + entry.data.length > bytesMax) return { entries, bytes }
+          entries.push(entry)
+          bytes += entry.data.length
+        }
+      }
+    } finally {
+      await iterator.close()
+    }
+    if (entries.length === 0) throw new CorruptLogError(this.id, `entry ${lo} is missing`)
+    return { entries, bytes }
+  }
+
+  private decodeAt(k: Uint8Array, v: Uint8Array, expected: number): Entry {
+    const index = keyNumber(k)
+    if (index !== expected)
+      throw new CorruptLogError(this.id, `entry ${expected} is missing (next stored: ${index})`)
+    const { term, kind, data } = decodeEntry(this.id, k, v, index)
+    return { index, term, kind, data }
+  }
+
+  private tailOffsetRow(offset: number): OffsetRow | undefined {
+    const cached = this.tail.offsetsAtOrAfter(offset)
+    if (cached?.offsets === undefined) return undefined
+    return { ...cached.offsets, index: cached.entry.index, term: cached.entry.term }
+  }
+
+  /** A row is current while the log holds an entry with the row's term at the row's index. */
+  private isCurrent(row: OffsetRow): boolean {
+    return row.index > this.start.index && row.index <= this.last && this.runs.termAt(row.index) === row.term
+  }
+
+  /** The first current stored row with last offset >= `offset`, skipping stale rows. */
+  private async scanOffsetRows(offset: number): Promise<OffsetRow | undefined> {
+    const iterator = this.ctx.db.iterator({
+      gte: key(this.id, KeyKind.offset, offset),
+      lt: kindRange(this.id, KeyKind.offset).lt,
+    })
+    try {
+      for (let scanned = 0; scanned < this.ctx.limits.offsetScanRowsMax; ) {
+        const rows = await iterator.nextv(SCAN_CHUNK_ROWS)
+        if (rows.length === 0) return undefined
+        for (const [k, v] of rows) {
+          const row = this.decodeOffsetRowChecked(k, v)
+          if (this.isCurrent(row)) return row
+        }
+        scanned += rows.length
+      }
+    } finally {
+      await iterator.close()
+    }
+    throw new Error(`group ${this.id}: more than ${this.ctx.limits.offsetScanRowsMax} stale offset rows`)
+  }
+
+  private decodeOffsetRowChecked(k: Uint8Array, v: Uint8Array): OffsetRow {
+    try {
+      return decodeOffsetRow(this.id, k, v, keyNumber(k))
+    } catch (error) {
+      this.noteDamage(error)
+      throw error
+    }
+  }
+
+  /** The scan behind `verify`: the durable log equals the in-memory view and every checksum holds. */
+  private async scanLog(): Promise<{ entries: number; bytes: number }> {
+    const last = this.last
+    const iterator = this.ctx.db.iterator({
+      gt: key(this.id, KeyKind.entry, this.start.index),
+      lt: kindRange(this.id, KeyKind.entry).lt,
+    })
+    let expected = this.start.index + 1
+    let previousTerm = this.start.term
+    let bytes = 0
+    try {
+      for (
+        let rows = await iterator.nextv(SCAN_CHUNK_ROWS);
+        rows.length > 0;
+        rows = await iterator.nextv(SCAN_CHUNK_ROWS)
+      ) {
+        for (const [k, v] of rows) {
+          const entry = this.decodeAt(k, v, expected)
+          this.checkScanned(entry, previousTerm, last)
+          previousTerm = entry.term
+          bytes += entry.data.length
+          expected++
+        }
+      }
+    } finally {
+      await iterator.close()
+    }
+    if (expected !== last + 1)
+      throw new CorruptLogError(this.id, `log ends at ${expected - 1}, expected ${last}`)
+    return { entries: last - this.start.index, bytes }
+  }
+
+  private checkScanned(entry: Entry, previousTerm: number, last: number): void {
+    if (entry.index > last)
+      throw new CorruptLogError(this.id, `entry ${entry.index} stored beyond the last ${last}`)
+    if (entry.term < previousTerm) {
+      throw new CorruptLogError(this.id, `entry ${entry.index}: term ${entry.term} after ${previousTerm}`)
+    }
+    const expectedTerm = this.runs.termAt(entry.index)
+    if (entry.term !== expectedTerm) {
+      throw new CorruptLogError(
+        this.id,
+        `entry ${entry.index}: term ${entry.term}, term runs say ${expectedTerm}`,
+      )
+    }
+  }
+
+  // ---- guards --------------------------------------------------------------------------
+
+  /**
+   * A failed read or background deletion damages the group (not the node): corruption, or an I/O
+   * error that leaves what is stored unknown. Errors from closing the store are not damage.
+   */
+  private noteDamage(error: unknown): void {
+    if (this.ctx.isClosed()) return
+    this.damage ??= asError(error)
+  }
+
+  private assertReadable(): void {
+    if (this.damage !== null) throw this.damage
+  }
+
+  private assertWritable(): void {
+    this.assertReadable()
+    this.ctx.assertWritable()
+  }
+
+  private assertReadRange(lo: number, hi: number): void {
+    if (
+      !(
+        Number.isSafeInteger(lo) &&
+        Number.isSafeInteger(hi) &&
+        lo > this.start.index &&
+        lo <= hi &&
+        hi <= this.last + 1
+      )
+    ) {
+      throw new RangeError(
+        `group ${this.id}: entries [${lo}, ${hi}) outside the log (${this.start.index}, ${this.last}]`,
+      )
+    }
+  }
+}
+
+function earliest(rows: (OffsetRow | undefined)[]): OffsetRow | undefined {
+  let best: OffsetRow | undefined
+  for (const row of rows) if (row && (best === undefined || row.lastOffset < best.lastOffset)) best = row
+  return best
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error))
+}

@@ -1,0 +1,205 @@
+/**
+ * One LevelDB database per node holding every Raft group's log, with group commit: all writes of
+ * all groups in one turn of the event loop share one batch and one fsync.
+ */
+
+import type { GroupId } from '@cairn/raft'
+import { ClassicLevel } from 'classic-level'
+import type { Db, GroupLimits, StoreContext } from './context.js'
+import { CorruptLogError, StoreClosedError } from './errors.js'
+import { type DurableBatch, GroupCommit, type GroupCommitStats } from './group-commit.js'
+import { GroupLog, type GroupOptions } from './group-log.js'
+import { assertGroupId } from './keys.js'
+import { recover } from './recover.js'
+
+const KiB = 1024
+const MiB = 1024 * KiB
+
+export interface LogStoreOptions extends Partial<GroupLimits> {
+  /** A batch that grows past this is sealed and written without waiting for a flush. */
+  batchBytesMax?: number
+  /** Above this many bytes written and not yet durable, `overloaded()` says the driver should wait. */
+  pendingBytesMax?: number
+  /** Flush by itself at the end of every turn that wrote something (default false: call flush). */
+  autoFlush?: boolean
+  /** LevelDB's memtable size: larger means fewer level-0 files and less compaction stalling. */
+  writeBufferBytes?: number
+  /** LevelDB's block cache for reads. */
+  blockCacheBytes?: number
+  /** LevelDB's table file size: larger files mean fewer, longer compactions. */
+  tableFileBytes?: number
+}
+
+export const DEFAULT_LIMITS: GroupLimits = {
+  tailCacheBytesMax: 4 * MiB,
+  loadBytesMax: 1 * MiB,
+  loadWindowsMax: 4,
+  offsetCacheRowsMax: 1024,
+  offsetScanRowsMax: 64 * 1024,
+  deleteBatchRowsMax: 4096,
+}
+
+const DEFAULT_BATCH_BYTES_MAX = 32 * MiB
+const DEFAULT_PENDING_BYTES_MAX = 256 * MiB
+const DEFAULT_WRITE_BUFFER_BYTES = 64 * MiB
+const DEFAULT_BLOCK_CACHE_BYTES = 32 * MiB
+/** LevelDB table files: fewer, larger files for a log that is written once and read rarely. */
+const DEFAULT_TABLE_FILE_BYTES = 32 * MiB
+
+export interface StoreStats extends GroupCommitStats {
+  /** Bytes written by groups and not yet durable. */
+  pendingBytes: number
+}
+
+export type DurableListener = (groups: ReadonlySet<GroupId>) => void
+
+export class LevelLogStore {
+  private readonly groups = new Map<GroupId, Promise<GroupLog>>()
+  private readonly opened = new Map<GroupId, GroupLog>()
+  private readonly listeners = new Set<DurableListener>()
+  private readonly commit: GroupCommit
+  private readonly context: StoreContext
+  private state: 'open' | 'closing' | 'closed' = 'open'
+
+  private constructor(
+    private readonly db: Db,
+    limits: GroupLimits,
+    private readonly options: LogStoreOptions,
+  ) {
+    this.commit = new GroupCommit(
+      db,
+      options.batchBytesMax ?? DEFAULT_BATCH_BYTES_MAX,
+      options.autoFlush ?? false,
+      (batch) => this.batchDurable(batch),
+    )
+    this.context = {
+      db,
+      commit: this.commit,
+      limits,
+      assertWritable: () => this.assertWritable(),
+      isClosed: () => this.state === 'closed',
+    }
+  }
+
+  /** Opens (creating if missing) the node's database at `path`. */
+  static async open(path: string, options: LogStoreOptions = {}): Promise<LevelLogStore> {
+    const limits = resolveLimits(options)
+    const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(path, {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+      createIfMissing: true,
+      compression: false,
+      writeBufferSize: options.writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES,
+      cacheSize: options.blockCacheBytes ?? DEFAULT_BLOCK_CACHE_BYTES,
+      maxFileSize: options.tableFileBytes ?? DEFAULT_TABLE_FILE_BYTES,
+    })
+    await db.open()
+    return new LevelLogStore(db, limits, options)
+  }
+
+  /**
+   * Opens group `id`: reads back its hard state, log start, term runs and last index (no scan of
+   * the log). A group whose stored state fails its checks opens `damaged` instead of failing.
+   * Opening the same id again returns the same GroupLog.
+   */
+  group(id: GroupId, options: GroupOptions = {}): Promise<GroupLog> {
+    assertGroupId(id)
+    this.assertWritable()
+    let opening = this.groups.get(id)
+    if (opening === undefined) {
+      opening = this.openGroup(id, options)
+      this.groups.set(id, opening)
+      opening.catch(() => this.groups.delete(id))
+    }
+    return opening
+  }
+
+  /** Resolves once everything written before the call, by any group, is durable (one fsync). */
+  flush(): Promise<void> {
+    return this.commit.flush()
+  }
+
+  /** Calls `listener` after every durable batch with the groups that wrote into it. */
+  onDurable(listener: DurableListener): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /** True while more than `pendingBytesMax` is written and not yet durable: stop producing. */
+  overloaded(): boolean {
+    return this.commit.pendingBytes() > (this.options.pendingBytesMax ?? DEFAULT_PENDING_BYTES_MAX)
+  }
+
+  stats(): StoreStats {
+    return { ...this.commit.stats, pendingBytes: this.commit.pendingBytes() }
+  }
+
+  /** Why the store stopped writing (a batch failed), or null. */
+  get failed(): Error | null {
+    return this.commit.failed
+  }
+
+  /**
+   * Refuses new writes, flushes what was written, lets background prefix deletions finish (their
+   * deletes ride one more batch), then closes LevelDB.
+   */
+  async close(): Promise<void> {
+    if (this.state !== 'open') return
+    this.state = 'closing'
+    try {
+      if (this.commit.failed === null) {
+        await this.commit.drain()
+        await Promise.all([...this.opened.values()].map((group) => group.settle()))
+        await this.commit.drain()
+      }
+    } finally {
+      this.commit.fail(new StoreClosedError('closed'))
+      this.state = 'closed'
+      await this.db.close()
+    }
+  }
+
+  private async openGroup(id: GroupId, options: GroupOptions): Promise<GroupLog> {
+    const recovered = await recover(this.db, id).catch((error: unknown) => {
+      if (error instanceof CorruptLogError) return error
+      throw error
+    })
+    const group = new GroupLog(this.context, id, recovered, options)
+    this.opened.set(id, group)
+    return group
+  }
+
+  private batchDurable(batch: DurableBatch): void {
+    for (const id of batch.groups) this.opened.get(id)?.batchDurable(batch.seq)
+    for (const listener of this.listeners) {
+      try {
+        listener(batch.groups)
+      } catch (error) {
+        // A listener's bug must not stall group commit; surface it as an uncaught error.
+        queueMicrotask(() => {
+          throw error
+        })
+      }
+    }
+  }
+
+  private assertWritable(): void {
+    if (this.state !== 'open') throw new StoreClosedError('closed')
+    const failed = this.commit.failed
+    if (failed !== null) throw failed
+  }
+}
+
+function resolveLimits(options: LogStoreOptions): GroupLimits {
+  const limits: GroupLimits = { ...DEFAULT_LIMITS }
+  for (const name of Object.keys(DEFAULT_LIMITS) as (keyof GroupLimits)[]) {
+    const value = options[name]
+    if (value === undefined) continue
+    if (!Number.isSafeInteger(value) || value < 0)
+      throw new RangeError(`${name} must be a non-negative integer`)
+    limits[name] = value
+  }
+  if (limits.loadWindowsMax < 1) throw new RangeError('loadWindowsMax must be at least 1')
+  if (limits.deleteBatchRowsMax < 1) throw new RangeError('deleteBatchRowsMax must be at least 1')
+  return limits
+}

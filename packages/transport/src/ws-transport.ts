@@ -1,0 +1,206 @@
+/**
+ * Cairn's node-to-node transport over WebSocket. Each node dials every peer and sends only on the
+ * connection it dialed; what it accepts it only reads. See auth.ts for the handshake, outbound.ts
+ * for queueing, backpressure and reconnects, inbound.ts for what is accepted.
+ */
+import { performance } from 'node:perf_hooks'
+import { defaultFrameLimits, type FrameLimits, validateMessageFields } from '@cairn/protocol'
+import type { NodeId, RaftMessage } from '@cairn/raft'
+import { secretBytes } from './auth.js'
+import { InboundServer } from './inbound.js'
+import { checkLimits, defaultTransportLimits, type TransportLimits } from './limits.js'
+import { consoleLogger, type Logger } from './logger.js'
+import { type LinkContext, OutboundLink, type PeerAddress } from './outbound.js'
+import {
+  emptyPeerStats,
+  type MessageHandler,
+  type PeerStats,
+  type Transport,
+  type TransportStats,
+} from './transport.js'
+
+export interface WsTransportOptions extends Partial<TransportLimits> {
+  nodeId: NodeId
+  /** Where to accept peers' connections; port 0 picks a free port (see `address()`). */
+  listen: PeerAddress
+  /** Every other node of the cluster, by id. */
+  peers: ReadonlyMap<NodeId, PeerAddress>
+  /** Shared by all nodes of the cluster; at least 16 bytes. */
+  secret: string | Uint8Array
+  logger?: Logger
+  /** Source of reconnect jitter in [0, 1); pass `seededRandom(seed)` for reproducible runs. */
+  random?: () => number
+}
+
+interface ReceiveCounters {
+  framesReceived: number
+  messagesReceived: number
+  bytesReceived: number
+}
+
+export class WsTransport implements Transport {
+  readonly nodeId: NodeId
+  private readonly frameLimits: FrameLimits
+  private readonly logger: Logger
+  private readonly links = new Map<NodeId, OutboundLink>()
+  private readonly received = new Map<NodeId, ReceiveCounters>()
+  private readonly handlers = new Set<MessageHandler>()
+  private readonly server: InboundServer
+  private readonly linkContext: LinkContext
+  private listening: PeerAddress | undefined
+  private closing: Promise<void> | undefined
+  private droppedInvalid = 0
+  private droppedUnknownPeer = 0
+
+  /** Listen, then dial every peer. Resolves once listening; connections come up in the background. */
+  static async start(options: WsTransportOptions): Promise<WsTransport> {
+    const transport = new WsTransport(options)
+    await transport.listen(options.listen)
+    for (const [peer, address] of options.peers) transport.setPeer(peer, address)
+    return transport
+  }
+
+  private constructor(options: WsTransportOptions) {
+    if (!Number.isSafeInteger(options.nodeId) || options.nodeId < 1)
+      throw new RangeError('nodeId must be positive')
+    const limits: TransportLimits = { ...defaultTransportLimits }
+    for (const key of Object.keys(defaultTransportLimits) as (keyof TransportLimits)[]) {
+      const value = options[key]
+      if (value !== undefined) limits[key] = value
+    }
+    checkLimits(limits)
+    this.nodeId = options.nodeId
+    this.frameLimits = { ...defaultFrameLimits, frameBytesMax: limits.frameBytesMax }
+    this.logger = options.logger ?? consoleLogger
+    const secret = secretBytes(options.secret)
+    const nowMs = () => performance.now()
+    this.linkContext = {
+      self: this.nodeId,
+      secret,
+      limits,
+      frameLimits: this.frameLimits,
+      logger: this.logger,
+      random: options.random ?? Math.random,
+      nowMs,
+    }
+    this.server = new InboundServer({
+      self: this.nodeId,
+      secret,
+      limits,
+      frameLimits: this.frameLimits,
+      logger: this.logger,
+      nowMs,
+      isPeer: (id) => this.links.has(id),
+      deliver: (from, messages, bytes) => this.deliver(from, messages, bytes),
+    })
+  }
+
+  private async listen(address: PeerAddress): Promise<void> {
+    const bound = await this.server.listen(address.host, address.port)
+    this.listening = { host: address.host, port: bound.port }
+  }
+
+  /** Where this node accepts connections (with the real port when started on port 0). */
+  address(): PeerAddress {
+    if (!this.listening) throw new Error('not listening')
+    return { ...this.listening }
+  }
+
+  /** Add a peer, or move it to a new address. */
+  setPeer(peer: NodeId, address: PeerAddress): void {
+    if (this.closing) return
+    if (peer === this.nodeId || !Number.isSafeInteger(peer) || peer < 1)
+      throw new RangeError(`invalid peer id ${peer}`)
+    const link = this.links.get(peer)
+    if (link) {
+      link.setAddress(address)
+      return
+    }
+    const created = new OutboundLink(this.linkContext, peer, address)
+    this.links.set(peer, created)
+    created.start()
+  }
+
+  /** Forget a peer: its queue is dropped and both its connections are closed. */
+  async removePeer(peer: NodeId): Promise<void> {
+    const link = this.links.get(peer)
+    this.links.delete(peer)
+    this.server.disconnect(peer)
+    await link?.close()
+  }
+
+  send(messages: readonly RaftMessage[]): void {
+    for (const message of messages) {
+      const link = this.links.get(message.to)
+      if (!link) {
+        this.droppedUnknownPeer++
+        continue
+      }
+      // Checked on the way out too: a bad value from our own Raft would otherwise get the
+      // connection closed by the peer, and every message queued behind it lost with it.
+      // (Extra keys are harmless here: the encoder writes the schema's fields only.)
+      const checked = validateMessageFields(message, this.frameLimits)
+      if (!checked.ok || message.from !== this.nodeId) {
+        this.droppedInvalid++
+        this.logger.error('dropped an invalid outgoing message', {
+          reason: checked.ok ? `from ${message.from} is not this node` : checked.reason,
+        })
+        continue
+      }
+      link.enqueue(message)
+    }
+  }
+
+  flush(): void {
+    for (const link of this.links.values()) link.flush()
+  }
+
+  onMessages(handler: MessageHandler): () => void {
+    this.handlers.add(handler)
+    return () => this.handlers.delete(handler)
+  }
+
+  private deliver(from: NodeId, messages: RaftMessage[], bytes: number): void {
+    let counters = this.received.get(from)
+    if (!counters) {
+      counters = { framesReceived: 0, messagesReceived: 0, bytesReceived: 0 }
+      this.received.set(from, counters)
+    }
+    counters.framesReceived++
+    counters.messagesReceived += messages.length
+    counters.bytesReceived += bytes
+    for (const handler of this.handlers) {
+      try {
+        handler(from, messages)
+      } catch (error) {
+        // A handler's bug is not the peer's fault: keep the connection, say what happened.
+        this.logger.error('message handler threw', { from, error: String(error) })
+      }
+    }
+  }
+
+  stats(): TransportStats {
+    const peers: PeerStats[] = []
+    for (const [peer, link] of this.links) {
+      peers.push({ ...emptyPeerStats(peer), ...link.stats(), ...this.received.get(peer) })
+    }
+    return {
+      nodeId: this.nodeId,
+      peers,
+      handshakesRefused: this.server.handshakesRefused,
+      connectionsClosedBadInput: this.server.connectionsClosedBadInput,
+      droppedInvalid: this.droppedInvalid,
+      droppedUnknownPeer: this.droppedUnknownPeer,
+    }
+  }
+
+  /** Close every connection and stop listening. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.handlers.clear()
+      await Promise.all([...this.links.values()].map((link) => link.close()))
+      await this.server.close()
+    })()
+    return this.closing
+  }
+}
