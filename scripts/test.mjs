@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 const ROOT = new URL('..', import.meta.url).pathname
-const PACKAGES = ['protocol', 'raft', 'storage', 'transport', 'broker']
+const PACKAGES = ['protocol', 'raft', 'storage', 'transport', 'broker', 'client', 'cli']
 
 function step(title, args) {
   console.log(`\n== ${title}`)

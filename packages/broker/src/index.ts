@@ -1,9 +1,28 @@
 export {
+  assignReplicas,
+  ClusterMetadata,
+  CONTROLLER_GROUP,
+  MetadataError,
+  TOPIC_CONFIG_DEFAULTS,
+  validateTopicName,
+} from './metadata.js'
+export { CairnNode, controllerVoters, type NodeOptions, type PeerAddress } from './node.js'
+export {
+  type Acks,
+  DEFAULT_PARTITION_CONFIG,
+  encodeLogStartOffset,
+  type FetchResult,
+  Partition,
+  type PartitionConfig,
+  type ProduceResult,
+} from './partition.js'
+export {
   type Committed,
   type CommittedHandler,
   DEFAULT_TICK_MS,
   HostError,
   NotLeaderError,
+  type ProposeAck,
   RaftHost,
   type RaftHostOptions,
 } from './raft-host.js'

@@ -18,7 +18,7 @@ import type {
   SyncMarker,
 } from '@cairn/raft'
 import { RaftNode } from '@cairn/raft'
-import type { GroupLog, LevelLogStore } from '@cairn/storage'
+import type { GroupLog, GroupOptions, LevelLogStore } from '@cairn/storage'
 import type { Transport } from '@cairn/transport'
 
 export interface RaftHostOptions {
@@ -69,12 +69,17 @@ interface Waiter extends Committed {
   reject: (e: Error) => void
 }
 
+/** When a proposal is answered: once committed by a quorum (acks=all), or once durable on this node (acks=1). */
+export type ProposeAck = 'quorum' | 'local'
+
 interface Hosted {
   id: GroupId
   raft: RaftNode
   log: GroupLog
   /** In index order: a leader's proposals are appended in order. */
   waiters: Waiter[]
+  /** acks=1: answered once the leader's own flush has them. */
+  localWaiters: Waiter[]
   lastReady: Pick<Ready, 'role' | 'term' | 'leaderId' | 'isr'> | null
 }
 
@@ -100,9 +105,13 @@ export class RaftHost {
   }
 
   /** Hosts a replica of `group`; a group new to this node starts from `membership`. */
-  async openGroup(group: GroupId, membership: Membership): Promise<void> {
+  async openGroup(
+    group: GroupId,
+    membership: Membership,
+    options: Pick<GroupOptions, 'offsetsOf'> = {},
+  ): Promise<void> {
     if (this.groups.has(group)) return
-    const log = await this.options.store.group(group, { onLoaded: () => this.schedule(group) })
+    const log = await this.options.store.group(group, { ...options, onLoaded: () => this.schedule(group) })
     if (log.logStart().membership.voters.length === 0) {
       log.write({ logStart: { index: 0, term: 0, payload: new Uint8Array(0), membership } })
       await this.options.store.flush()
@@ -116,7 +125,7 @@ export class RaftHost {
       now: o.now ?? (() => performance.now()),
       random: o.random ?? Math.random,
     })
-    this.groups.set(group, { id: group, raft, log, waiters: [], lastReady: null })
+    this.groups.set(group, { id: group, raft, log, waiters: [], localWaiters: [], lastReady: null })
     this.schedule(group)
   }
 
@@ -124,8 +133,11 @@ export class RaftHost {
     this.handlers.push(handler)
   }
 
-  /** Appends `data` as entries of `group` and resolves once a quorum has them durable (acks=all). */
-  propose(group: GroupId, data: Uint8Array[]): Promise<Committed> {
+  /**
+   * Appends `data` as entries of `group`. Resolves once a quorum has them durable (`quorum`,
+   * acks=all) or once this leader has (`local`, acks=1: lost if it dies before the commit).
+   */
+  propose(group: GroupId, data: Uint8Array[], ack: ProposeAck = 'quorum'): Promise<Committed> {
     const g = this.groups.get(group)
     if (!g)
       return Promise.reject(new HostError('UNKNOWN_TOPIC_OR_PARTITION', `group ${group} is not hosted here`))
@@ -142,8 +154,30 @@ export class RaftHost {
     }
     this.schedule(group)
     return new Promise((resolve, reject) => {
-      g.waiters.push({ firstIndex: r.firstIndex, lastIndex: r.lastIndex, term: r.term, resolve, reject })
+      const w = { firstIndex: r.firstIndex, lastIndex: r.lastIndex, term: r.term, resolve, reject }
+      if (ack === 'local') g.localWaiters.push(w)
+      else g.waiters.push(w)
     })
+  }
+
+  /** Stops hosting `group` (its topic was deleted); its log stays on disk. */
+  closeGroup(group: GroupId): void {
+    const g = this.groups.get(group)
+    if (!g) return
+    for (const w of [...g.waiters, ...g.localWaiters])
+      w.reject(new HostError('UNKNOWN_TOPIC_OR_PARTITION', `group ${group} was closed`))
+    g.raft.stop()
+    this.groups.delete(group)
+    this.dirty.delete(group)
+  }
+
+  /** Deletes `group`'s log up to `index` (retention); `payload` is where the log continues. */
+  compact(group: GroupId, index: number, payload: Uint8Array): boolean {
+    const g = this.groups.get(group)
+    if (!g) return false
+    const ok = g.raft.compact(index, payload).ok
+    this.schedule(group)
+    return ok
   }
 
   transferLeadership(group: GroupId, to: NodeId): boolean {
@@ -156,6 +190,10 @@ export class RaftHost {
 
   status(group: GroupId) {
     return this.groups.get(group)?.raft.status()
+  }
+
+  log(group: GroupId): GroupLog | undefined {
+    return this.groups.get(group)?.log
   }
 
   groupIds(): GroupId[] {
@@ -173,8 +211,9 @@ export class RaftHost {
     this.unsubscribe()
     await this.applyChain.catch(() => undefined)
     for (const g of this.groups.values()) {
-      for (const w of g.waiters) w.reject(new NotLeaderError(g.id, 0))
+      for (const w of [...g.waiters, ...g.localWaiters]) w.reject(new NotLeaderError(g.id, 0))
       g.waiters = []
+      g.localWaiters = []
       g.raft.stop()
     }
   }
@@ -245,7 +284,10 @@ export class RaftHost {
   private afterFlush(advances: { g: Hosted; sync: SyncMarker | null; committed: Entry[] }[]): void {
     if (this.closed) return
     for (const { g, sync, committed } of advances) {
-      if (sync) g.raft.advance(sync)
+      if (sync) {
+        g.raft.advance(sync)
+        this.answerLocalWaiters(g, sync)
+      }
       if (committed.length > 0) for (const h of this.handlers) h(g.id, committed)
       this.dirty.add(g.id)
     }
@@ -271,11 +313,23 @@ export class RaftHost {
     if (k > 0) g.waiters.splice(0, k)
   }
 
+  private answerLocalWaiters(g: Hosted, sync: SyncMarker): void {
+    let k = 0
+    for (; k < g.localWaiters.length; k++) {
+      const w = g.localWaiters[k]!
+      if (w.lastIndex > sync.index) break
+      if (g.log.term(w.lastIndex) === w.term) w.resolve(w)
+      else w.reject(new NotLeaderError(g.id, g.raft.status().leaderId))
+    }
+    if (k > 0) g.localWaiters.splice(0, k)
+  }
+
   private fail(err: unknown): void {
     this.failed = err instanceof Error ? err : new Error(String(err))
     for (const g of this.groups.values()) {
-      for (const w of g.waiters) w.reject(this.failed)
+      for (const w of [...g.waiters, ...g.localWaiters]) w.reject(this.failed)
       g.waiters = []
+      g.localWaiters = []
     }
   }
 }

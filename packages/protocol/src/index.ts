@@ -1,3 +1,5 @@
+export * from './client-api.js'
+export * from './client-codec.js'
 export { crc32c, crc32cUpdate } from './crc32c.js'
 export { ErrorCode, type ErrorName, errorByCode, isRetriable, type KafkaError } from './error-codes.js'
 export {
@@ -23,6 +25,35 @@ export * from './limits.js'
 export { type ScanLimits, scanMsgpack } from './msgpack-scan.js'
 export { murmur2, partitionForKey, toPositive } from './murmur2.js'
 export type * from './raft-messages.js'
+export {
+  BatchAttributes,
+  type BatchHeader,
+  type BatchPosition,
+  type BatchRecord,
+  type DecodedBatch,
+  decodeRecords,
+  defaultRecordBatchLimits,
+  encodeRecordBatch,
+  type PartialBatch,
+  type ProducerRecord,
+  type RecordBatchInput,
+  type RecordBatchLimits,
+  type RecordHeader,
+  readBatchHeader,
+  recordBatchBytesMax,
+  recordBatchCrcStart,
+  recordBatchHeaderBytes,
+  recordBatchLogOverheadBytes,
+  recordBatchMagic,
+  recordBodyBytesMin,
+  type SplitBatches,
+  setBaseOffset,
+  setPartitionLeaderEpoch,
+  splitBatches,
+  type TimestampType,
+  validateProducedBatch,
+  verifyBatchCrc,
+} from './record-batch.js'
 export { fail, ok, type Result } from './result.js'
 export {
   raftMessageTypes,
@@ -31,3 +62,16 @@ export {
   validateMessageFields,
   validateRaftMessage,
 } from './validate.js'
+export {
+  type ByteCursor,
+  readVarint,
+  readVarlong,
+  varintBytesMax,
+  varintSize,
+  varlongBytesMax,
+  varlongSize,
+  writeVarint,
+  writeVarlong,
+  zigZagDecode32,
+  zigZagEncode32,
+} from './varint.js'

@@ -702,6 +702,7 @@ export function handleAppendResponse(c: RaftContext, m: AppendResponse): void {
   const p = c.progress.get(m.from)
   if (!p) return
   p.recentActive = true
+  p.lastHeardMs = c.opts.now()
   if (m.reject) {
     const hint = m.hintTerm > 0 ? findConflictByTerm(c, m.hintIndex, m.hintTerm).index : m.hintIndex
     if (p.maybeDecrTo(m.index, hint)) {
@@ -728,6 +729,7 @@ export function handleHeartbeatResponse(c: RaftContext, from: NodeId): void {
   const p = c.progress.get(from)
   if (!p) return
   p.recentActive = true
+  p.lastHeardMs = c.opts.now()
   p.probeSent = false
   // The snapshot may have been lost: probe again, which resends it if it is still needed.
   if (p.state === 'snapshot') p.becomeProbe()
@@ -833,14 +835,21 @@ export function compact(
 
 // ---- Ready ---------------------------------------------------------------------------------------
 
+/**
+ * The leader, and each voter it heard from within replicaLagTimeMs whose match index reached what
+ * the leader's log held replicaLagTimeMs ago (Kafka's replica.lag.time.max.ms, both ways: a
+ * follower that lags or that stops answering drops out).
+ */
 export function computeIsr(c: RaftContext): NodeId[] {
   if (c.role !== 'leader') return []
-  const reached = c.history.at(c.opts.now() - c.opts.replicaLagTimeMs)
+  const now = c.opts.now()
+  const since = now - c.opts.replicaLagTimeMs
+  const reached = c.history.at(since)
   const isr = [c.id]
   for (const id of c.membership.voters) {
     if (id === c.id) continue
     const p = c.progress.get(id)
-    if (p && p.match >= reached) isr.push(id)
+    if (p && p.match >= reached && p.lastHeardMs >= since) isr.push(id)
   }
   return isr.sort((a, b) => a - b)
 }

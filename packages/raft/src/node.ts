@@ -1,5 +1,6 @@
 import { type Actor, createActor } from 'xstate'
 import {
+  computeIsr,
   createContext,
   lastIndex,
   type ProposeResult,
@@ -27,6 +28,8 @@ export interface ReplicaStatus {
   isr: NodeId[]
   /** On a leader: each member's match index. */
   match: Map<NodeId, number>
+  /** On a leader: when it last heard from each member (its clock). */
+  lastHeardMs: Map<NodeId, number>
 }
 
 /**
@@ -123,7 +126,8 @@ export class RaftNode {
       lastIndex: lastIndex(c),
       durableIndex: c.durableIndex,
       membership: c.membership,
-      isr: c.isr,
+      isr: computeIsr(c),
+      lastHeardMs: new Map([...c.progress].map(([id, p]) => [id, p.lastHeardMs])),
       match,
     }
   }

@@ -77,6 +77,8 @@ export class Progress {
   pendingSnapshot = 0
   /** Heard from since the last check-quorum round. */
   recentActive = false
+  /** When the leader last heard from this follower (its clock); -Infinity: not in this term. */
+  lastHeardMs = Number.NEGATIVE_INFINITY
   /** The commit index the follower has last been told. */
   sentCommit = 0
   readonly inflights: Inflights

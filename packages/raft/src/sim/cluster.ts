@@ -121,7 +121,7 @@ interface GroupCheck {
   pending: Proposal[]
   firstEntry: Map<string, string>
   /** Per leader node: its last index over time, in its own clock, for the ISR check. */
-  timelines: Map<NodeId, { term: number; times: number[]; indexes: number[] }>
+  timelines: Map<NodeId, { term: number; times: number[]; indexes: number[]; heard: Map<NodeId, number> }>
   probe: Proposal | null
   probeAcked: boolean
 }
@@ -529,7 +529,7 @@ export class Simulation {
     const now = this.localNow(node)
     let tl = check.timelines.get(node.id)
     if (!tl || tl.term !== status.term) {
-      tl = { term: status.term, times: [now], indexes: [status.lastIndex] }
+      tl = { term: status.term, times: [now], indexes: [status.lastIndex], heard: new Map() }
       check.timelines.set(node.id, tl)
     } else if (tl.indexes[tl.indexes.length - 1] !== status.lastIndex) {
       if (tl.times[tl.times.length - 1] === now) tl.indexes[tl.indexes.length - 1] = status.lastIndex
@@ -543,7 +543,8 @@ export class Simulation {
     for (let k = 0; k < tl.times.length && tl.times[k]! <= at; k++) reached = tl.indexes[k]!
     const expected = [node.id]
     for (const id of status.membership.voters) {
-      if (id !== node.id && (status.match.get(id) ?? 0) >= reached) expected.push(id)
+      const heard = tl.heard.get(id) ?? Number.NEGATIVE_INFINITY
+      if (id !== node.id && (status.match.get(id) ?? 0) >= reached && heard >= at) expected.push(id)
     }
     expected.sort((a, b) => a - b)
     if (expected.join(',') !== status.isr.join(',')) {
@@ -564,6 +565,19 @@ export class Simulation {
       }
     }
     return true
+  }
+
+  /** The leader heard from `from`: the ISR check's own record, kept apart from the leader's. */
+  private noteHeard(leader: SimNode, g: number, from: NodeId, term: number): void {
+    const check = this.groups.get(g)!
+    let tl = check.timelines.get(leader.id)
+    const raft = leader.rafts.get(g)!
+    if (!tl || tl.term !== term) {
+      const now = this.localNow(leader)
+      tl = { term, times: [now], indexes: [raft.status().lastIndex], heard: new Map() }
+      check.timelines.set(leader.id, tl)
+    }
+    tl.heard.set(from, this.localNow(leader))
   }
 
   private finalChecks(): void {
@@ -641,6 +655,13 @@ export class Simulation {
       const raft = to.rafts.get(m.group)
       if (!raft) return
       this.log(`recv ${describe(m)}`)
+      if (
+        (m.type === 'appendResponse' || m.type === 'heartbeatResponse') &&
+        raft.role === 'leader' &&
+        m.term === raft.term
+      ) {
+        this.noteHeard(to, m.group, m.from, raft.term)
+      }
       raft.step(m)
       this.drive(to, m.group)
     })

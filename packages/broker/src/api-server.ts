@@ -1,0 +1,108 @@
+/**
+ * The client API on a node: a WebSocket server, one msgpackr envelope per binary frame, each
+ * request checked field by field (@cairn/protocol) before it is handled. A frame that does not
+ * decode or validate closes that connection with the reason; the node and its other clients
+ * carry on. Requests run concurrently: a long-polling fetch does not hold up a produce.
+ */
+import { createServer, type Server } from 'node:http'
+import {
+  type ApiName,
+  type ApiRequest,
+  type ApiResponse,
+  decodeRequest,
+  encodeResponse,
+  type RequestEnvelope,
+} from '@cairn/protocol'
+import { type WebSocket, WebSocketServer } from 'ws'
+import { handle } from './api-handlers.js'
+import type { CairnNode } from './node.js'
+
+/** Largest client frame: a produce of many batches. */
+export const CLIENT_FRAME_BYTES_MAX = 64 << 20
+/** Requests one connection may have in flight. */
+export const REQUESTS_IN_FLIGHT_MAX = 1024
+export const CLIENT_CONNECTIONS_MAX = 1024
+
+export class ClientApiServer {
+  private constructor(
+    private readonly http: Server,
+    private readonly wss: WebSocketServer,
+  ) {}
+
+  static async start(node: CairnNode, listen: { host: string; port: number }): Promise<ClientApiServer> {
+    const http = createServer((_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain' }).end('cairn: connect with a WebSocket\n')
+    })
+    const wss = new WebSocketServer({
+      server: http,
+      maxPayload: CLIENT_FRAME_BYTES_MAX,
+      perMessageDeflate: false,
+    })
+    wss.on('connection', (ws) => {
+      if (wss.clients.size > CLIENT_CONNECTIONS_MAX) {
+        ws.close(1013, 'too many connections')
+        return
+      }
+      serve(node, ws)
+    })
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject)
+      http.listen(listen.port, listen.host, () => resolve())
+    })
+    return new ClientApiServer(http, wss)
+  }
+
+  async close(): Promise<void> {
+    for (const ws of this.wss.clients) ws.terminate()
+    await new Promise((resolve) => this.wss.close(resolve))
+    await new Promise((resolve) => this.http.close(resolve))
+  }
+}
+
+function serve(node: CairnNode, ws: WebSocket): void {
+  let inFlight = 0
+  ws.on('message', (data, isBinary) => {
+    if (!isBinary) return ws.close(1003, 'binary frames only')
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)
+    const decoded = decodeRequest(bytes)
+    if (!decoded.ok) {
+      node.logger.warn(`client sent a bad request: ${decoded.reason}`)
+      return ws.close(1008, decoded.reason.slice(0, 120))
+    }
+    if (inFlight >= REQUESTS_IN_FLIGHT_MAX)
+      return ws.close(1008, `more than ${REQUESTS_IN_FLIGHT_MAX} requests in flight`)
+    inFlight++
+    respond(node, ws, decoded.value)
+      .catch((err: unknown) => {
+        // Our own answer failed its check: a bug here, not the client's. Say so and drop the client.
+        node.logger.error(
+          `answering ${decoded.value.api}: ${err instanceof Error ? err.message : String(err)}`,
+        )
+        ws.close(1011, 'internal error')
+      })
+      .finally(() => {
+        inFlight--
+      })
+  })
+  ws.on('error', () => ws.terminate())
+}
+
+async function respond(node: CairnNode, ws: WebSocket, request: RequestEnvelope): Promise<void> {
+  let body: ApiResponse<ApiName> | null = null
+  let error: string | null = null
+  let message: string | undefined
+  try {
+    body = await handle(node, request.api, request.body as ApiRequest<ApiName>)
+  } catch (err) {
+    error = (err as { code?: string }).code ?? 'UNKNOWN_SERVER_ERROR'
+    message = err instanceof Error ? err.message : String(err)
+  }
+  // acks=0: the producer waits for nothing.
+  if (request.api === 'produce' && (request.body as ApiRequest<'produce'>).acks === 0 && !error) return
+  if (ws.readyState !== ws.OPEN) return
+  const envelope =
+    error === null
+      ? { id: request.id, error, body }
+      : { id: request.id, error, ...(message !== undefined && { message }), body: null }
+  ws.send(encodeResponse(envelope, request.api))
+}
