@@ -140,7 +140,8 @@ describe('RaftHost', () => {
         const flushes = n.host.stats().flushes - flushesBefore[n.id - 1]!
         const syncs = n.store.stats().syncs - syncsBefore[n.id - 1]!
         // 480 records in 24 groups: group commit makes it far fewer fsyncs than appends.
-        assert.ok(syncs <= flushes, `node ${n.id}: ${syncs} fsyncs for ${flushes} flushes`)
+        // One fsync per flush (plus one that was already in flight when the counts were taken).
+        assert.ok(syncs <= flushes + 1, `node ${n.id}: ${syncs} fsyncs for ${flushes} flushes`)
         assert.ok(syncs < 24 * 10, `node ${n.id}: ${syncs} fsyncs for 240 appends`)
       }
       // Restart node 2: it comes back with its log and applies every committed record again.

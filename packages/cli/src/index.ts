@@ -1,0 +1,2 @@
+export { type ClusterFile, readClusterFile } from './cluster-command.js'
+export { main, USAGE } from './main.js'

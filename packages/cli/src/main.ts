@@ -1,0 +1,68 @@
+import { UsageError } from './args.js'
+import {
+  CONSUME_USAGE,
+  consumeCommand,
+  PRODUCE_USAGE,
+  produceCommand,
+  TOPIC_USAGE,
+  topicCommand,
+} from './client-commands.js'
+import { CLUSTER_USAGE, clusterCommand } from './cluster-command.js'
+import { NODE_USAGE, nodeCommand } from './node-command.js'
+
+export const USAGE = `usage: cairn <command> [options]     (every command takes --help)
+
+  cluster up      a local multi-node cluster in the foreground
+  node start      one node
+  topic           create | list | describe | alter | delete
+  produce         send lines as records
+  consume         print records
+
+${CLUSTER_USAGE}
+
+${NODE_USAGE}
+
+${TOPIC_USAGE}
+
+${PRODUCE_USAGE}
+
+${CONSUME_USAGE}`
+
+/** Runs one command; errors print one line and give a non-zero exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  try {
+    switch (command) {
+      case 'cluster':
+        await clusterCommand(rest)
+        return 0
+      case 'node':
+        await nodeCommand(rest)
+        return 0
+      case 'topic':
+        await topicCommand(rest)
+        return 0
+      case 'produce':
+        await produceCommand(rest)
+        return 0
+      case 'consume':
+        await consumeCommand(rest)
+        return 0
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        console.log(USAGE)
+        return command === undefined ? 2 : 0
+      default:
+        console.error(`cairn: unknown command '${command}'; try 'cairn --help'`)
+        return 2
+    }
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      console.error(`cairn: ${(err as Error).message}`)
+      return 2
+    }
+    throw err
+  }
+}

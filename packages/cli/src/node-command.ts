@@ -1,0 +1,80 @@
+/**
+ * cairn node start --id N --data DIR --listen HOST:PORT --peers 1@h:p,2@h:p,3@h:p --secret-file F
+ *
+ * Runs one node in the foreground until SIGINT or SIGTERM, then closes it cleanly. The Raft
+ * transport listens on the client port + --raft-port-offset (10000 by default) on every node.
+ */
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { CairnNode, type PeerAddress } from '@cairn/broker'
+import { fail, parseHostPort, parseIntOption, parsePeers } from './args.js'
+import { stderrLogger } from './log.js'
+
+export const NODE_USAGE = `usage: cairn node start --id N --data DIR --listen HOST:PORT --peers ID@HOST:PORT,...
+                        [--secret-file F] [--raft-port-offset 10000] [--tick-ms 100]
+
+Runs one Cairn node in the foreground. --peers lists every node of the cluster (this one too) by
+its client address; each node's Raft transport listens on its client port + --raft-port-offset.
+The nodes share a cluster secret: --secret-file, or the CAIRN_SECRET environment variable.`
+
+export const RAFT_PORT_OFFSET = 10_000
+
+export async function nodeCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      id: { type: 'string' },
+      data: { type: 'string' },
+      listen: { type: 'string' },
+      peers: { type: 'string' },
+      'secret-file': { type: 'string' },
+      'raft-port-offset': { type: 'string' },
+      'tick-ms': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (values.help) return console.log(NODE_USAGE)
+  if (positionals[0] !== 'start')
+    fail(`unknown 'cairn node ${positionals[0] ?? ''}'; try 'cairn node start --help'`)
+  const nodeId = parseIntOption(values.id, 'id', 0, 1)
+  if (!values.data) fail('--data DIR is required')
+  if (!values.listen) fail('--listen HOST:PORT is required')
+  if (!values.peers) fail('--peers ID@HOST:PORT,... is required')
+  const listen = parseHostPort(values.listen, '--listen')
+  const offset = parseIntOption(values['raft-port-offset'], 'raft-port-offset', RAFT_PORT_OFFSET, 1)
+  const addresses = parsePeers(values.peers)
+  const mine = addresses.get(nodeId)
+  if (!mine) fail(`--peers does not list node ${nodeId}`)
+  if (mine.port !== listen.port)
+    fail(`--listen port ${listen.port} differs from node ${nodeId}'s port ${mine.port} in --peers`)
+  const secret = values['secret-file']
+    ? readFileSync(values['secret-file'], 'utf8').trim()
+    : process.env.CAIRN_SECRET
+  if (!secret || secret.length < 16)
+    fail('a cluster secret of at least 16 characters is needed: --secret-file F or CAIRN_SECRET')
+  const peers = new Map<number, PeerAddress>(
+    [...addresses].map(([id, a]) => [id, { host: a.host, port: a.port, raftPort: a.port + offset }]),
+  )
+  const logger = stderrLogger(`node ${nodeId}`)
+  const node = await CairnNode.start({
+    nodeId,
+    dataDir: values.data,
+    peers,
+    secret,
+    listenHost: listen.host,
+    tickMs: parseIntOption(values['tick-ms'], 'tick-ms', 100, 1),
+    logger,
+  })
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info(`${signal}: stopping`)
+      node.close().then(resolve, (err: unknown) => {
+        logger.error(`stopping: ${String(err)}`)
+        resolve()
+      })
+    }
+    process.once('SIGINT', () => stop('SIGINT'))
+    process.once('SIGTERM', () => stop('SIGTERM'))
+  })
+}

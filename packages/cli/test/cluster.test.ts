@@ -1,0 +1,121 @@
+/**
+ * The README's tour, over real processes: `cairn cluster up`, create a topic, produce, consume,
+ * describe; errors as one line with a non-zero exit; Ctrl-C stops the nodes; the same data folder
+ * brings the same data back.
+ */
+import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { cairn, cairnOk, exited, freePortRun, start, waitFor } from './helpers.js'
+
+const data = mkdtempSync(join(tmpdir(), 'cairn-cluster-'))
+after(() => rmSync(data, { recursive: true, force: true }))
+
+describe('cairn cluster up', () => {
+  it('runs the tour: topic, produce, consume, describe, stop, restart with the data', async () => {
+    const port = await freePortRun(3)
+    const bootstrap = `127.0.0.1:${port}`
+    let cluster = start(['cluster', 'up', '--nodes', '3', '--data', data, '--port', String(port)])
+    try {
+      await waitFor('the cluster to come up', () => cluster.output().includes('nodes up'))
+      assert.match(cluster.output(), /node 1 {2}127\.0\.0\.1:\d+ {2}pid \d+/)
+      const file = JSON.parse(readFileSync(join(data, 'cluster.json'), 'utf8'))
+      assert.equal(file.nodes.length, 3)
+      assert.ok(existsSync(file.secretFile))
+
+      // The controller registers the nodes first: retry creation until it is ready (bounded).
+      await waitFor('the topic to be created', () =>
+        cairn([
+          'topic',
+          'create',
+          'tour',
+          '--partitions',
+          '6',
+          '--replication-factor',
+          '3',
+          '--bootstrap',
+          bootstrap,
+        ]).status === 0
+          ? true
+          : undefined,
+      )
+      const dup = cairn([
+        'topic',
+        'create',
+        'tour',
+        '--partitions',
+        '1',
+        '--replication-factor',
+        '1',
+        '--bootstrap',
+        bootstrap,
+      ])
+      assert.notEqual(dup.status, 0)
+      assert.equal(dup.stderr.trim().split('\n').length, 1, `one line: ${dup.stderr}`)
+      assert.match(dup.stderr, /TOPIC_ALREADY_EXISTS/)
+      assert.match(cairnOk(['topic', 'list', '--bootstrap', bootstrap]), /^tour$/m)
+
+      const lines = Array.from({ length: 200 }, (_, k) => `record-${k}`)
+      cairnOk(['produce', 'tour', '--acks', 'all', '--bootstrap', bootstrap], `${lines.join('\n')}\n`)
+      const consumed = cairnOk([
+        'consume',
+        'tour',
+        '--from-beginning',
+        '--max-messages',
+        '200',
+        '--timeout-ms',
+        '15000',
+        '--bootstrap',
+        bootstrap,
+      ])
+      assert.deepEqual(consumed.trim().split('\n').sort(), [...lines].sort())
+      const described = cairnOk(['topic', 'describe', 'tour', '--bootstrap', bootstrap])
+      assert.equal(described.match(/partition \d+ {2}leader \d/g)?.length, 6, described)
+      assert.equal(cairn(['topic', 'alter', 'tour', '--partitions', '2', '--bootstrap', bootstrap]).status, 1)
+
+      cluster.child.kill('SIGINT')
+      assert.equal(await exited(cluster.child), 0)
+      cluster = start(['cluster', 'up', '--nodes', '3', '--data', data, '--port', String(port)])
+      await waitFor('the cluster to come back', () => cluster.output().includes('nodes up'))
+      const again = await waitFor('the data after the restart', () => {
+        const r = cairn([
+          'consume',
+          'tour',
+          '--from-beginning',
+          '--max-messages',
+          '200',
+          '--timeout-ms',
+          '10000',
+          '--bootstrap',
+          bootstrap,
+        ])
+        return r.status === 0 && r.stdout.trim().split('\n').length === 200 ? r.stdout : undefined
+      })
+      assert.deepEqual(again.trim().split('\n').sort(), [...lines].sort())
+    } finally {
+      cluster.child.kill('SIGINT')
+      await exited(cluster.child).catch(() => cluster.child.kill('SIGKILL'))
+    }
+  })
+
+  it('answers --help everywhere and a bad flag with one line', () => {
+    for (const args of [
+      ['--help'],
+      ['cluster', 'up', '--help'],
+      ['node', 'start', '--help'],
+      ['topic', '--help'],
+      ['produce', '--help'],
+      ['consume', '--help'],
+    ]) {
+      const r = cairn(args)
+      assert.equal(r.status, 0, args.join(' '))
+      assert.match(r.stdout, /usage: cairn/)
+    }
+    const bad = cairn(['topic', 'create', 'x', '--partitions', 'many'])
+    assert.equal(bad.status, 2)
+    assert.equal(bad.stderr.trim().split('\n').length, 1)
+    assert.match(bad.stderr, /--partitions wants an integer/)
+  })
+})

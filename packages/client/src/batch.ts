@@ -1,0 +1,136 @@
+/**
+ * A producer batch: records bound for one topic-partition, sized exactly as RecordBatch v2 will
+ * encode them, so `batch.size`, `max.request.size` and `buffer.memory` count real bytes.
+ */
+import {
+  encodeRecordBatch,
+  type RecordHeader,
+  recordBatchHeaderBytes,
+  varintSize,
+  varlongSize,
+} from '@cairn/protocol'
+
+/** What a send resolves with, per message: where the record landed. */
+export interface RecordMetadata {
+  topic: string
+  partition: number
+  /** The record's offset; −1 when unknown (acks = 0, or a duplicate answered without offsets). */
+  offset: number
+  /** The record's CreateTime, or the broker's LogAppendTime when the topic uses it. */
+  timestamp: number
+}
+
+/** Who waits for a record's outcome; told exactly once per record. */
+export interface RecordOwner {
+  recordDone(index: number, metadata: RecordMetadata): void
+  recordFailed(index: number, error: Error): void
+}
+
+/** A record ready to be batched: serialized, timestamped, with its size independent of position. */
+export interface PendingRecord {
+  key: Uint8Array | null
+  value: Uint8Array | null
+  headers: RecordHeader[]
+  timestamp: number
+  /** Key, value and header bytes with their length prefixes: the part of the size that does not depend on the batch. */
+  fixedBytes: number
+  owner: RecordOwner
+  /** The record's index in its owner's send. */
+  index: number
+}
+
+const utf8 = new TextEncoder()
+
+function bytesFieldSize(b: Uint8Array | null): number {
+  return b === null ? 1 : varintSize(b.length) + b.length
+}
+
+/** The size of a record's key, value and headers fields, length prefixes included. */
+export function recordFixedBytes(
+  key: Uint8Array | null,
+  value: Uint8Array | null,
+  headers: RecordHeader[],
+): number {
+  let size = bytesFieldSize(key) + bytesFieldSize(value) + varintSize(headers.length)
+  for (const header of headers) {
+    const keyBytes = utf8.encode(header.key).length
+    size += varintSize(keyBytes) + keyBytes + bytesFieldSize(header.value)
+  }
+  return size
+}
+
+/** Encoded size of a record at `offsetDelta` in its batch, `timestampDelta` after the batch's first. */
+export function recordBytes(fixedBytes: number, offsetDelta: number, timestampDelta: number): number {
+  const body = 1 + varlongSize(timestampDelta) + varintSize(offsetDelta) + fixedBytes
+  return varintSize(body) + body
+}
+
+/** An upper bound on a record's size anywhere in any batch (the deltas' varints at their longest). */
+export function recordBytesMax(fixedBytes: number): number {
+  const body = 1 + 10 + 5 + fixedBytes
+  return varintSize(body) + body
+}
+
+/** The size of a batch holding only this record: what max.request.size is checked against. */
+export function singleRecordBatchBytes(fixedBytes: number): number {
+  return recordBatchHeaderBytes + recordBytes(fixedBytes, 0, 0)
+}
+
+export class ProducerBatch {
+  readonly records: PendingRecord[] = []
+  /** Encoded size: the header plus every record. Also what the batch holds of buffer.memory. */
+  sizeBytes = recordBatchHeaderBytes
+  /** No more records: full, or drained. */
+  closed = false
+  /** −1 without idempotence. Assigned at creation; changes only when the producer epoch is bumped. */
+  baseSequence = -1
+  /** Encoded once, at the first send; every retry resends these bytes. Null until then (or after a re-stamp). */
+  bytes: Uint8Array | null = null
+  /** Sends so far. */
+  attempts = 0
+  /** Sent again after a failure: its partition sends one batch at a time until it is acknowledged. */
+  isRetry = false
+  retryAtMs = 0
+  /** Some attempt ended without a clear answer: the batch may be in the log already. */
+  maybeWritten = false
+  /** The last attempt's error, for the message the send finally rejects with. */
+  lastError: string | null = null
+  inFlight = false
+
+  constructor(
+    /** Creation order: within a partition, also sequence order. */
+    readonly id: number,
+    readonly topic: string,
+    readonly partition: number,
+    readonly createdMs: number,
+  ) {}
+
+  get recordCount(): number {
+    return this.records.length
+  }
+
+  /** Bytes `record` adds if appended now. */
+  bytesFor(record: PendingRecord): number {
+    const first = this.records[0]
+    const timestampDelta = first === undefined ? 0 : record.timestamp - first.timestamp
+    return recordBytes(record.fixedBytes, this.records.length, timestampDelta)
+  }
+
+  append(record: PendingRecord, bytes: number): void {
+    if (this.closed) throw new Error(`batch ${this.id} for ${this.topic}-${this.partition} is closed`)
+    this.records.push(record)
+    this.sizeBytes += bytes
+  }
+
+  encode(producerId: bigint, producerEpoch: number): Uint8Array {
+    const bytes = encodeRecordBatch({
+      producerId,
+      producerEpoch,
+      baseSequence: this.baseSequence,
+      records: this.records,
+    })
+    if (bytes.length !== this.sizeBytes)
+      throw new Error(`batch ${this.id}: encoded ${bytes.length} bytes, sized ${this.sizeBytes}`)
+    return bytes
+  }
+}

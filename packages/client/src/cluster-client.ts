@@ -1,0 +1,214 @@
+/**
+ * The client's view of a cluster: connections to its nodes, the metadata (which node leads each
+ * partition), and requests routed to where they belong — admin requests to the controller, produce
+ * and fetch to the partition's leader — with bounded retries of retriable errors after a metadata
+ * refresh.
+ */
+import type {
+  ApiName,
+  ApiRequest,
+  ApiResponse,
+  BrokerAddress,
+  MetadataResponse,
+  PartitionMetadata,
+  TopicMetadata,
+} from '@cairn/protocol'
+import { Connection, RequestError } from './connection.js'
+import { CairnError, NetworkError } from './errors.js'
+
+export interface ClusterClientOptions {
+  /** host:port of one or more nodes. */
+  bootstrap: string[]
+  requestTimeoutMs?: number
+  /** Attempts of an admin or metadata request across nodes and retriable errors. */
+  attemptsMax?: number
+  retryBackoffMs?: number
+}
+
+export interface PartitionInfo extends PartitionMetadata {
+  topic: string
+}
+
+/** Errors after which the metadata is stale and the request may succeed elsewhere or later. */
+const RETRIABLE = new Set([
+  'NOT_LEADER_OR_FOLLOWER',
+  'LEADER_NOT_AVAILABLE',
+  'NOT_CONTROLLER',
+  'REQUEST_TIMED_OUT',
+  'NETWORK_EXCEPTION',
+  'NOT_ENOUGH_REPLICAS',
+  'UNKNOWN_TOPIC_OR_PARTITION',
+])
+
+export function isRetriableCode(code: string | null | undefined): boolean {
+  return code !== null && code !== undefined && RETRIABLE.has(code)
+}
+
+export class ClusterClient {
+  private readonly connections = new Map<string, Promise<Connection>>()
+  private brokers = new Map<number, string>()
+  private topics = new Map<string, TopicMetadata>()
+  controllerId = 0
+  private closed = false
+
+  constructor(private readonly options: ClusterClientOptions) {
+    if (options.bootstrap.length === 0)
+      throw new CairnError('CONFIG', 'bootstrap needs at least one host:port')
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    for (const c of this.connections.values())
+      c.then(
+        (conn) => conn.close(),
+        () => undefined,
+      )
+    this.connections.clear()
+  }
+
+  /** A connection to `address`, opened once and reopened after it closes. */
+  async connection(address: string): Promise<Connection> {
+    if (this.closed) throw new CairnError('CLOSED', 'the client is closed')
+    let c = this.connections.get(address)
+    if (c) {
+      const conn = await c.catch(() => undefined)
+      if (conn?.open) return conn
+      this.connections.delete(address)
+    }
+    c = Connection.open(address, this.options.requestTimeoutMs)
+    this.connections.set(address, c)
+    c.catch(() => this.connections.delete(address))
+    return c
+  }
+
+  addressOf(nodeId: number): string | undefined {
+    return this.brokers.get(nodeId)
+  }
+
+  private knownAddresses(): string[] {
+    return [...new Set([...this.brokers.values(), ...this.options.bootstrap])]
+  }
+
+  /**
+   * Refreshes the metadata from every reachable node and merges it: a partition's leader is the
+   * one a node reports about itself (the node that leads knows it), its ISR comes from the leader.
+   */
+  async refreshMetadata(topics: string[] | null = null): Promise<MetadataResponse> {
+    const answers: MetadataResponse[] = []
+    const errors: string[] = []
+    await Promise.all(
+      this.knownAddresses().map(async (address) => {
+        try {
+          const conn = await this.connection(address)
+          answers.push(await conn.request('metadata', { topics }))
+        } catch (err) {
+          errors.push(err instanceof Error ? err.message : String(err))
+        }
+      }),
+    )
+    if (answers.length === 0) {
+      throw new NetworkError(
+        `no node answered metadata (${this.knownAddresses().join(', ')}): ${errors[0] ?? ''}`,
+      )
+    }
+    const merged = mergeMetadata(answers)
+    this.brokers = new Map(merged.brokers.map((b: BrokerAddress) => [b.nodeId, `${b.host}:${b.port}`]))
+    if (merged.controllerId) this.controllerId = merged.controllerId
+    for (const t of merged.topics) this.topics.set(t.name, t)
+    return merged
+  }
+
+  topic(name: string): TopicMetadata | undefined {
+    return this.topics.get(name)
+  }
+
+  async partitions(topic: string): Promise<PartitionInfo[]> {
+    let t = this.topics.get(topic)
+    if (!t || t.error) t = (await this.refreshMetadata([topic])).topics.find((x) => x.name === topic)
+    if (!t || t.error)
+      throw new CairnError(
+        t?.error ?? 'UNKNOWN_TOPIC_OR_PARTITION',
+        `topic '${topic}': ${t?.error ?? 'unknown'}`,
+      )
+    return t.partitions.map((p) => ({ ...p, topic }))
+  }
+
+  leaderOf(topic: string, partition: number): number {
+    return this.topics.get(topic)?.partitions.find((p) => p.partition === partition)?.leaderId ?? 0
+  }
+
+  /** Sends to the controller, following NOT_CONTROLLER and connection failures; bounded. */
+  async admin<A extends ApiName>(
+    api: A,
+    body: ApiRequest<A>,
+    failed: (r: ApiResponse<A>) => string | null,
+  ): Promise<ApiResponse<A>> {
+    return this.withRetries(api, async () => {
+      if (!this.controllerId) await this.refreshMetadata([])
+      const address = this.addressOf(this.controllerId) ?? this.options.bootstrap[0]!
+      const r = await (await this.connection(address)).request(api, body)
+      const code = failed(r)
+      if (code === 'NOT_CONTROLLER') {
+        this.controllerId = 0
+        throw new RequestError(code, `${api}: node at ${address} is not the controller`)
+      }
+      return r
+    })
+  }
+
+  /** Sends to the node `nodeId` (the leader of what the request is about). */
+  async toNode<A extends ApiName>(nodeId: number, api: A, body: ApiRequest<A>): Promise<ApiResponse<A>> {
+    const address = this.addressOf(nodeId)
+    if (!address) throw new CairnError('LEADER_NOT_AVAILABLE', `node ${nodeId} has no known address`)
+    return (await this.connection(address)).request(api, body)
+  }
+
+  async withRetries<T>(what: string, attempt: () => Promise<T>): Promise<T> {
+    const attempts = this.options.attemptsMax ?? 20
+    const backoff = this.options.retryBackoffMs ?? 100
+    let last: unknown
+    for (let k = 0; k < attempts; k++) {
+      try {
+        return await attempt()
+      } catch (err) {
+        last = err
+        const code = (err as { code?: string }).code
+        if (!isRetriableCode(code)) throw err
+        await new Promise((r) => setTimeout(r, Math.min(1000, backoff * 2 ** Math.min(k, 4))))
+        await this.refreshMetadata().catch(() => undefined)
+      }
+    }
+    const message = last instanceof Error ? last.message : String(last)
+    throw new CairnError(
+      (last as { code?: string }).code ?? 'UNKNOWN',
+      `${what} failed after ${attempts} attempts: ${message}`,
+    )
+  }
+}
+
+export function mergeMetadata(answers: MetadataResponse[]): MetadataResponse {
+  const first = answers[0]!
+  const topics = new Map<string, TopicMetadata>()
+  for (const a of answers) {
+    for (const t of a.topics) {
+      const known = topics.get(t.name)
+      if (!known || (known.error && !t.error)) {
+        topics.set(t.name, { ...t, partitions: t.partitions.map((p) => ({ ...p })) })
+        continue
+      }
+      for (const p of t.partitions) {
+        const k = known.partitions.find((x) => x.partition === p.partition)
+        if (!k) known.partitions.push({ ...p })
+        // The node that leads a partition is the authority on it; otherwise the newest term wins.
+        else if (p.isr.length > 0 || (k.isr.length === 0 && p.leaderEpoch > k.leaderEpoch))
+          Object.assign(k, p)
+      }
+    }
+  }
+  const controller = answers.map((a) => a.controllerId).find((id) => id > 0) ?? 0
+  const brokers = answers.reduce(
+    (most, a) => (a.brokers.length > most.length ? a.brokers : most),
+    first.brokers,
+  )
+  return { clusterId: first.clusterId, controllerId: controller, brokers, topics: [...topics.values()] }
+}

@@ -1,0 +1,154 @@
+/**
+ * One WebSocket connection to one Cairn node: requests go out as msgpackr envelopes with an id,
+ * responses are matched by id and checked field by field (@cairn/protocol) before they are
+ * believed. Bounded: requests in flight per connection, and each request's time.
+ */
+import {
+  type ApiName,
+  type ApiRequest,
+  type ApiResponse,
+  decodeResponseById,
+  encodeRequest,
+} from '@cairn/protocol'
+import WebSocket from 'ws'
+import { CairnError, NetworkError } from './errors.js'
+
+/** Kafka's request.timeout.ms default. */
+export const REQUEST_TIMEOUT_MS = 30_000
+export const REQUESTS_IN_FLIGHT_MAX = 1024
+export const CONNECT_TIMEOUT_MS = 10_000
+export const RESPONSE_BYTES_MAX = 64 << 20
+
+/** The node answered the whole request with an error (envelope-level). */
+export class RequestError extends CairnError {}
+
+interface Pending {
+  api: ApiName
+  resolve: (body: unknown) => void
+  reject: (err: Error) => void
+  timer: NodeJS.Timeout
+}
+
+export class Connection {
+  private nextId = 1
+  private readonly pending = new Map<number, Pending>()
+  private closedError: Error | null = null
+
+  private constructor(
+    readonly address: string,
+    private readonly ws: WebSocket,
+    private readonly requestTimeoutMs: number,
+  ) {
+    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary))
+    ws.on('close', (code, reason) =>
+      this.fail(
+        new NetworkError(`connection to ${address} closed (${code}${reason.length ? `: ${reason}` : ''})`),
+      ),
+    )
+    ws.on('error', (err) => this.fail(new NetworkError(`connection to ${address}: ${err.message}`)))
+  }
+
+  static open(address: string, requestTimeoutMs = REQUEST_TIMEOUT_MS): Promise<Connection> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://${address}/`, {
+        perMessageDeflate: false,
+        maxPayload: RESPONSE_BYTES_MAX,
+      })
+      const timer = setTimeout(() => {
+        ws.terminate()
+        reject(new NetworkError(`could not connect to ${address} within ${CONNECT_TIMEOUT_MS} ms`))
+      }, CONNECT_TIMEOUT_MS)
+      ws.once('open', () => {
+        clearTimeout(timer)
+        resolve(new Connection(address, ws, requestTimeoutMs))
+      })
+      ws.once('error', (err) => {
+        clearTimeout(timer)
+        reject(new NetworkError(`could not connect to ${address}: ${err.message}`))
+      })
+    })
+  }
+
+  get open(): boolean {
+    return this.closedError === null && this.ws.readyState === WebSocket.OPEN
+  }
+
+  request<A extends ApiName>(api: A, body: ApiRequest<A>): Promise<ApiResponse<A>> {
+    if (this.closedError) return Promise.reject(this.closedError)
+    if (this.pending.size >= REQUESTS_IN_FLIGHT_MAX) {
+      return Promise.reject(
+        new NetworkError(`more than ${REQUESTS_IN_FLIGHT_MAX} requests in flight to ${this.address}`),
+      )
+    }
+    const id = this.nextId
+    this.nextId = this.nextId >= 0xffff_fffe ? 1 : this.nextId + 1
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id)
+        reject(
+          new CairnError(
+            'REQUEST_TIMED_OUT',
+            `${api} to ${this.address}: no answer within ${this.requestTimeoutMs} ms`,
+          ),
+        )
+      }, this.requestTimeoutMs)
+      this.pending.set(id, { api, resolve: resolve as (b: unknown) => void, reject, timer })
+      this.ws.send(encodeRequest({ id, api, body }), (err) => {
+        if (err) this.settle(id, new NetworkError(`${api} to ${this.address}: ${err.message}`))
+      })
+    })
+  }
+
+  /** Sends without waiting for an answer (produce with acks=0). */
+  send<A extends ApiName>(api: A, body: ApiRequest<A>): void {
+    if (this.closedError) throw this.closedError
+    const id = this.nextId
+    this.nextId = this.nextId >= 0xffff_fffe ? 1 : this.nextId + 1
+    this.ws.send(encodeRequest({ id, api, body }))
+  }
+
+  close(): void {
+    this.fail(new NetworkError(`connection to ${this.address} closed by the client`))
+    this.ws.close()
+  }
+
+  private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
+    if (!isBinary) return this.protocolError('a text frame')
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)
+    const decoded = decodeResponseById(bytes, (id) => this.pending.get(id)?.api)
+    if (!decoded.ok) return this.protocolError(decoded.reason)
+    const envelope = decoded.value
+    if (!envelope) return // a late answer to a request that timed out
+    const p = this.pending.get(envelope.id)!
+    if (envelope.error) {
+      this.settle(
+        envelope.id,
+        new RequestError(
+          envelope.error,
+          `${p.api} to ${this.address}: ${envelope.error}${envelope.message ? `: ${envelope.message}` : ''}`,
+        ),
+      )
+    } else {
+      this.settle(envelope.id, undefined, envelope.body)
+    }
+  }
+
+  private settle(id: number, err?: Error, body?: unknown): void {
+    const p = this.pending.get(id)
+    if (!p) return
+    this.pending.delete(id)
+    clearTimeout(p.timer)
+    if (err) p.reject(err)
+    else p.resolve(body)
+  }
+
+  private protocolError(what: string): void {
+    this.fail(new NetworkError(`${this.address} sent a bad response (${what})`))
+    this.ws.terminate()
+  }
+
+  private fail(err: Error): void {
+    if (!this.closedError) this.closedError = err
+    for (const id of [...this.pending.keys()]) this.settle(id, err)
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * A consumer of assigned partitions (consumer groups come later): seek to an offset, the earliest,
+ * the latest or a time; poll fetches from each partition's leader with a long poll and returns
+ * the records at or after each position, in offset order per partition. A position outside the
+ * log is handled by auto.offset.reset: earliest, latest, or none (an error).
+ */
+import { type ApiResponse, decodeRecords, type RecordHeader, splitBatches } from '@cairn/protocol'
+import type { Admin } from './admin.js'
+import type { ClusterClient } from './cluster-client.js'
+import { CairnError } from './errors.js'
+
+export interface ConsumerOptions {
+  /** Kafka's auto.offset.reset: where to go when the position is not in the log. Default latest. */
+  autoOffsetReset?: 'earliest' | 'latest' | 'none'
+  /** fetch.max.wait.ms (500). */
+  maxWaitMs?: number
+  /** fetch.min.bytes (1). */
+  minBytes?: number
+  /** fetch.max.bytes (52428800). */
+  maxBytes?: number
+  /** max.partition.fetch.bytes (1048576). */
+  maxPartitionBytes?: number
+}
+
+export interface ConsumedRecord {
+  topic: string
+  partition: number
+  offset: number
+  timestamp: number
+  key: Uint8Array | null
+  value: Uint8Array | null
+  headers: RecordHeader[]
+}
+
+export interface TopicPartition {
+  topic: string
+  partition: number
+}
+
+type Seek = number | 'earliest' | 'latest' | { timestamp: number }
+
+const key = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`
+
+export class Consumer {
+  private readonly positions = new Map<
+    string,
+    { tp: TopicPartition; offset: number | null; highWatermark: number }
+  >()
+  private readonly pendingSeeks = new Map<string, Seek>()
+
+  constructor(
+    private readonly cluster: ClusterClient,
+    private readonly admin: Admin,
+    private readonly options: ConsumerOptions = {},
+  ) {}
+
+  assign(partitions: TopicPartition[]): void {
+    this.positions.clear()
+    for (const tp of partitions) this.positions.set(key(tp), { tp, offset: null, highWatermark: 0 })
+  }
+
+  assignment(): TopicPartition[] {
+    return [...this.positions.values()].map((p) => p.tp)
+  }
+
+  seek(tp: TopicPartition, to: Seek): void {
+    const p = this.positions.get(key(tp))
+    if (!p) throw new CairnError('ILLEGAL_STATE', `${tp.topic}-${tp.partition} is not assigned`)
+    if (typeof to === 'number') p.offset = to
+    else {
+      p.offset = null
+      this.pendingSeeks.set(key(tp), to)
+    }
+  }
+
+  position(tp: TopicPartition): number | null {
+    return this.positions.get(key(tp))?.offset ?? null
+  }
+
+  /** Records between each position and its partition's high watermark (Kafka's records-lag). */
+  lag(): Map<string, number> {
+    const out = new Map<string, number>()
+    for (const p of this.positions.values())
+      out.set(`${p.tp.topic}-${p.tp.partition}`, Math.max(0, p.highWatermark - (p.offset ?? 0)))
+    return out
+  }
+
+  /** One round of fetches; returns what arrived (possibly nothing after max.wait.ms). */
+  async poll(): Promise<ConsumedRecord[]> {
+    await this.resolvePositions()
+    const byLeader = new Map<number, { tp: TopicPartition; offset: number }[]>()
+    for (const p of this.positions.values()) {
+      if (p.offset === null) continue
+      const leader = this.cluster.leaderOf(p.tp.topic, p.tp.partition)
+      const list = byLeader.get(leader) ?? []
+      list.push({ tp: p.tp, offset: p.offset })
+      byLeader.set(leader, list)
+    }
+    const results = await Promise.all([...byLeader].map(([leader, items]) => this.fetchFrom(leader, items)))
+    return results.flat()
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<ConsumedRecord[]> {
+    for (;;) {
+      const records = await this.poll()
+      if (records.length > 0) yield records
+    }
+  }
+
+  private async fetchFrom(
+    leader: number,
+    items: { tp: TopicPartition; offset: number }[],
+  ): Promise<ConsumedRecord[]> {
+    const topics = new Map<string, { partition: number; fetchOffset: number; partitionMaxBytes: number }[]>()
+    for (const { tp, offset } of items) {
+      const list = topics.get(tp.topic) ?? []
+      list.push({
+        partition: tp.partition,
+        fetchOffset: offset,
+        partitionMaxBytes: this.options.maxPartitionBytes ?? 1 << 20,
+      })
+      topics.set(tp.topic, list)
+    }
+    let response: ApiResponse<'fetch'>
+    try {
+      if (!leader) throw new CairnError('LEADER_NOT_AVAILABLE', 'no leader known')
+      response = await this.cluster.toNode(leader, 'fetch', {
+        maxWaitMs: this.options.maxWaitMs ?? 500,
+        minBytes: this.options.minBytes ?? 1,
+        maxBytes: this.options.maxBytes ?? 52_428_800,
+        topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
+      })
+    } catch (err) {
+      await this.cluster.refreshMetadata().catch(() => undefined)
+      if ((err as { code?: string }).code === 'LEADER_NOT_AVAILABLE')
+        await new Promise((r) => setTimeout(r, 100))
+      return []
+    }
+    const out: ConsumedRecord[] = []
+    let stale = false
+    for (const t of response.topics) {
+      for (const p of t.partitions) {
+        const pos = this.positions.get(key({ topic: t.name, partition: p.partition }))
+        if (!pos || pos.offset === null) continue
+        if (p.error === 'OFFSET_OUT_OF_RANGE') {
+          this.reset(pos.tp)
+          continue
+        }
+        if (p.error) {
+          stale = true
+          continue
+        }
+        pos.highWatermark = p.highWatermark
+        const split = splitBatches(p.records)
+        if (!split.ok) throw new CairnError('CORRUPT_MESSAGE', `${t.name}-${p.partition}: ${split.reason}`)
+        for (const b of split.value.batches) {
+          const decoded = decodeRecords(p.records, b.offset)
+          if (!decoded.ok)
+            throw new CairnError('CORRUPT_MESSAGE', `${t.name}-${p.partition}: ${decoded.reason}`)
+          for (const r of decoded.value.records) {
+            if (r.offset < pos.offset) continue
+            out.push({ topic: t.name, partition: p.partition, ...r })
+            pos.offset = r.offset + 1
+          }
+          pos.offset = Math.max(pos.offset, b.header.lastOffset + 1)
+        }
+      }
+    }
+    if (stale) await this.cluster.refreshMetadata().catch(() => undefined)
+    return out
+  }
+
+  private reset(tp: TopicPartition): void {
+    const policy = this.options.autoOffsetReset ?? 'latest'
+    if (policy === 'none') {
+      throw new CairnError(
+        'OFFSET_OUT_OF_RANGE',
+        `${tp.topic}-${tp.partition}: position is outside the log and auto.offset.reset is none`,
+      )
+    }
+    this.seek(tp, policy)
+  }
+
+  private async resolvePositions(): Promise<void> {
+    for (const p of this.positions.values()) {
+      if (p.offset !== null) continue
+      const seek = this.pendingSeeks.get(key(p.tp)) ?? this.options.autoOffsetReset ?? 'latest'
+      if (seek === 'none')
+        throw new CairnError(
+          'NO_OFFSET',
+          `${p.tp.topic}-${p.tp.partition} has no position and auto.offset.reset is none`,
+        )
+      const at = typeof seek === 'object' ? seek.timestamp : seek
+      const offsets = await this.admin.listOffsets(p.tp.topic, at)
+      const found = offsets.find((o) => o.partition === p.tp.partition)
+      if (!found)
+        throw new CairnError('UNKNOWN_TOPIC_OR_PARTITION', `${p.tp.topic}-${p.tp.partition} does not exist`)
+      p.offset = found.offset
+      this.pendingSeeks.delete(key(p.tp))
+    }
+  }
+}
