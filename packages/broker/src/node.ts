@@ -42,7 +42,11 @@ export interface NodeOptions {
   replicaLagTimeMs?: number
   logger?: Logger
   clusterId?: string
+  /** Kafka's log.retention.check.interval.ms: how often retention runs on every replica. */
+  retentionCheckIntervalMs?: number
 }
+
+export const RETENTION_CHECK_INTERVAL_MS = 300_000
 
 /** A metadata command waits this long for its commit and application. */
 const COMMAND_WAIT_MS_MAX = 30_000
@@ -68,6 +72,8 @@ export class CairnNode {
   private readonly opening = new Map<GroupId, Promise<void>>()
   private applyWaiters: { index: number; resolve: () => void }[] = []
   private registrar: NodeJS.Timeout | null = null
+  private retention: NodeJS.Timeout | null = null
+  private retaining = false
   private registering = false
   private api: ClientApiServer | null = null
   private closed = false
@@ -121,6 +127,10 @@ export class CairnNode {
     await host.openGroup(CONTROLLER_GROUP, { voters, learners: ids.filter((id) => !voters.includes(id)) })
     node.api = await ClientApiServer.start(node, { host: options.listenHost ?? self.host, port: self.port })
     node.registrar = setInterval(() => node.registerPeers(), 200)
+    node.retention = setInterval(
+      () => node.runRetention(),
+      options.retentionCheckIntervalMs ?? RETENTION_CHECK_INTERVAL_MS,
+    )
     logger.info(
       `node ${options.nodeId} up: clients on ${self.host}:${self.port}, raft on ${self.host}:${self.raftPort}`,
     )
@@ -131,6 +141,7 @@ export class CairnNode {
     if (this.closed) return
     this.closed = true
     if (this.registrar) clearInterval(this.registrar)
+    if (this.retention) clearInterval(this.retention)
     await this.api?.close()
     await this.host.close()
     await this.transport.close()
@@ -240,6 +251,27 @@ export class CairnNode {
       this.host.closeGroup(group)
       this.partitions.delete(group)
     }
+  }
+
+  /** Retention on every replica of every partition, one run at a time. */
+  private runRetention(): void {
+    if (this.retaining || this.closed) return
+    this.retaining = true
+    const run = async () => {
+      for (const topic of this.metadata.topics.values()) {
+        const ms = Number(topic.configs['retention.ms'] ?? -1)
+        const bytes = Number(topic.configs['retention.bytes'] ?? -1)
+        for (const a of topic.partitions) {
+          const p = this.partitions.get(a.group)
+          if (p) await p.applyRetention(Date.now(), ms, bytes)
+        }
+      }
+    }
+    run()
+      .catch((err: unknown) => this.logger.warn(`retention: ${String(err)}`))
+      .finally(() => {
+        this.retaining = false
+      })
   }
 
   /** The controller registers every configured node it does not know yet (the cluster is static). */

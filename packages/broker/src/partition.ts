@@ -55,6 +55,10 @@ interface CommitWaiter {
   settle: (err?: Error) => void
 }
 
+/** A retention run deletes at most this many batches; the next run goes on. */
+const RETENTION_BATCHES_PER_RUN_MAX = 100_000
+const RETENTION_READ_BYTES = 1 << 20
+
 /** A ListOffsets scan reads the log this much at a time. */
 const SCAN_READ_BYTES = 1 << 20
 
@@ -89,6 +93,8 @@ export class Partition {
   private hw = 0
   /** Raft index of the last applied batch: fetches read up to here. */
   private hwIndex = 0
+  /** Bytes of the batches applied and not deleted by retention (retention.bytes). */
+  private retainedBytes = 0
   private commitWaiters: CommitWaiter[] = []
   private readonly dataWaiters = new Set<{ offset: number; wake: () => void }>()
   /** Idempotent producers as of the committed log (every replica). */
@@ -142,12 +148,49 @@ export class Partition {
       if (!h) continue
       this.hw = h.lastOffset + 1
       this.hwIndex = e.index
+      this.retainedBytes += e.data.byteLength
       if (h.producerId >= 0n) this.committedProducers.record(h)
       if (this.commitWaiters.length > 0) this.settleCommitWaiters(h)
     }
     if (this.dataWaiters.size > 0) {
       for (const w of [...this.dataWaiters]) if (this.hw > w.offset) w.wake()
     }
+  }
+
+  /**
+   * Kafka's retention, on every replica: deletes the oldest committed batches while the oldest is
+   * older than retention.ms (by its max timestamp) or the partition holds more than
+   * retention.bytes without it. Whole batches only; the log start moves past them and remembers
+   * the offset the log continues from. Returns the batches deleted.
+   */
+  async applyRetention(nowMs: number, retentionMs: number, retentionBytes: number): Promise<number> {
+    if (retentionMs < 0 && retentionBytes < 0) return 0
+    const start = this.log.logStart().index
+    let cut = start
+    let nextOffset = this.logStartOffset
+    let bytes = this.retainedBytes
+    let deleted = 0
+    scan: for (let i = start + 1; i <= this.hwIndex && deleted < RETENTION_BATCHES_PER_RUN_MAX; ) {
+      const entries = await this.log.read(i, this.hwIndex + 1, RETENTION_READ_BYTES)
+      if (entries.length === 0) break
+      for (const e of entries) {
+        const h = headerOf(e)
+        if (h) {
+          const expired = retentionMs >= 0 && h.maxTimestamp < nowMs - retentionMs
+          const oversize = retentionBytes >= 0 && bytes > retentionBytes
+          if (!expired && !oversize) break scan
+          bytes -= e.data.byteLength
+          nextOffset = h.lastOffset + 1
+          deleted++
+        }
+        cut = e.index
+      }
+      i = entries[entries.length - 1]!.index + 1
+    }
+    if (deleted === 0) return 0
+    if (!this.host.compact(this.group, cut, encodeLogStartOffset(nextOffset))) return 0
+    this.retainedBytes = bytes
+    return deleted
   }
 
   /** Resolves once the high watermark passes `offset`, or after `timeoutMs` (a fetch's long poll). */

@@ -21,6 +21,7 @@ import {
   LATEST_TIMESTAMP,
   splitBatches,
 } from '@cairn/protocol'
+import fc from 'fast-check'
 import WebSocket from 'ws'
 import { CairnNode, type PeerAddress } from '../src/index.js'
 
@@ -131,6 +132,7 @@ before(async () => {
         peers,
         secret: 'node-test-secret-0123456789',
         tickMs: 20,
+        retentionCheckIntervalMs: 100,
       }),
     )
   }
@@ -297,6 +299,189 @@ describe('a three-node cluster in one process', () => {
     await waitFor('every node to close the deleted partitions', () =>
       nodes.every((n) => n.partitions.size === 0) ? true : undefined,
     )
+  })
+
+  it('deletes old batches by retention.bytes and retention.ms on every replica', async () => {
+    const c = await controller()
+    const created = await c.request('createTopics', {
+      topics: [
+        { name: 'small', partitions: 1, replicationFactor: 3, configs: { 'retention.bytes': '2000' } },
+        { name: 'young', partitions: 1, replicationFactor: 3, configs: { 'retention.ms': '60000' } },
+      ],
+      validateOnly: false,
+    })
+    assert.deepEqual(
+      created.topics.map((t) => t.error),
+      [null, null],
+    )
+    const small = await leaderOf('small', 0)
+    for (let k = 0; k < 30; k++) {
+      const r = await small.request('produce', {
+        acks: -1,
+        timeoutMs: 5000,
+        topics: [
+          {
+            name: 'small',
+            partitions: [{ partition: 0, records: batch([`value-${k}-${'x'.repeat(150)}`]) }],
+          },
+        ],
+      })
+      assert.equal(r.topics[0]!.partitions[0]!.error, null)
+    }
+    await waitFor('every replica to delete the oldest batches', () =>
+      nodes.every((n) => (n.partition('small', 0)?.logStartOffset ?? 0) >= 10) ? true : undefined,
+    )
+    const gone = await small.request('fetch', {
+      maxWaitMs: 0,
+      minBytes: 1,
+      maxBytes: 1 << 20,
+      topics: [{ name: 'small', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20 }] }],
+    })
+    assert.equal(gone.topics[0]!.partitions[0]!.error, 'OFFSET_OUT_OF_RANGE')
+    const earliest = await small.request('listOffsets', {
+      topics: [{ name: 'small', partitions: [{ partition: 0, timestamp: EARLIEST_TIMESTAMP }] }],
+    })
+    const start = earliest.topics[0]!.partitions[0]!.offset
+    assert.ok(start >= 10 && start < 30, `log start ${start}`)
+    const kept = await small.request('fetch', {
+      maxWaitMs: 0,
+      minBytes: 1,
+      maxBytes: 1 << 20,
+      topics: [
+        { name: 'small', partitions: [{ partition: 0, fetchOffset: start, partitionMaxBytes: 1 << 20 }] },
+      ],
+    })
+    assert.equal(kept.topics[0]!.partitions[0]!.error, null)
+    assert.ok(kept.topics[0]!.partitions[0]!.records.byteLength > 0)
+
+    const young = await leaderOf('young', 0)
+    const old = encodeRecordBatch({
+      records: [{ key: null, value: new TextEncoder().encode('old'), timestamp: Date.now() - 3_600_000 }],
+    })
+    for (const records of [old, batch(['new'])]) {
+      await young.request('produce', {
+        acks: -1,
+        timeoutMs: 5000,
+        topics: [{ name: 'young', partitions: [{ partition: 0, records }] }],
+      })
+    }
+    await waitFor('the hour-old batch to go', () =>
+      nodes.every((n) => n.partition('young', 0)?.logStartOffset === 1) ? true : undefined,
+    )
+  })
+
+  it('survives 10,000 random and mutated requests, then serves a correct produce and fetch', async () => {
+    const seed = Number(process.env.SEED ?? Date.now() % 1_000_000)
+    const random = fc.sample(fc.integer({ min: 0, max: 2 ** 31 - 1 }), { seed, numRuns: 10_000 * 4 })
+    let r = 0
+    const next = (n: number) => random[r++ % random.length]! % n
+    const c = await controller()
+    await c.request('createTopics', {
+      topics: [{ name: 'fuzzed', partitions: 1, replicationFactor: 3, configs: {} }],
+      validateOnly: false,
+    })
+    const leader = await leaderOf('fuzzed', 0)
+    const first = await leader.request('produce', {
+      acks: -1,
+      timeoutMs: 5000,
+      topics: [{ name: 'fuzzed', partitions: [{ partition: 0, records: batch(['kept']) }] }],
+    })
+    assert.equal(first.topics[0]!.partitions[0]!.error, null, `seed ${seed}`)
+    const port = peers.get(nodes.find((n) => client(n.nodeId) === leader)!.nodeId)!.port
+    const valid = (): Uint8Array => {
+      const id = next(1000)
+      switch (next(5)) {
+        case 0:
+          return encodeRequest({ id, api: 'metadata', body: { topics: null } })
+        case 1:
+          return encodeRequest({
+            id,
+            api: 'produce',
+            body: {
+              acks: next(3) - 1,
+              timeoutMs: 1000,
+              topics: [{ name: 'fuzzed', partitions: [{ partition: next(2), records: batch([`f${id}`]) }] }],
+            },
+          })
+        case 2:
+          return encodeRequest({
+            id,
+            api: 'fetch',
+            body: {
+              maxWaitMs: 0,
+              minBytes: 1,
+              maxBytes: 1 << 16,
+              topics: [
+                {
+                  name: 'fuzzed',
+                  partitions: [{ partition: 0, fetchOffset: next(5), partitionMaxBytes: 1 << 16 }],
+                },
+              ],
+            },
+          })
+        case 3:
+          return encodeRequest({
+            id,
+            api: 'listOffsets',
+            body: { topics: [{ name: 'fuzzed', partitions: [{ partition: 0, timestamp: next(3) - 2 }] }] },
+          })
+        default:
+          return encodeRequest({ id, api: 'describeConfigs', body: { topics: ['fuzzed'] } })
+      }
+    }
+    let ws = (await Client.to(port)).ws
+    let reconnects = 0
+    for (let k = 0; k < 10_000; k++) {
+      if (ws.readyState !== WebSocket.OPEN) {
+        ws.terminate()
+        ws = (await Client.to(port)).ws
+        reconnects++
+      }
+      let frame: Uint8Array
+      if (next(10) === 0) frame = Uint8Array.from({ length: next(64) }, () => next(256))
+      else {
+        frame = valid()
+        const mutations = next(4)
+        for (let m = 0; m < mutations; m++) {
+          const kind = next(3)
+          if (kind === 0 && frame.length > 0) {
+            const at = next(frame.length)
+            frame[at] = frame[at]! ^ (1 << next(8))
+          } else if (kind === 1) frame = frame.slice(0, next(frame.length + 1))
+          else frame = Uint8Array.from([...frame, next(256)])
+        }
+      }
+      ws.send(frame)
+      if (k % 250 === 249) await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    ws.terminate()
+    {
+      const after = await leader.request('produce', {
+        acks: -1,
+        timeoutMs: 5000,
+        topics: [{ name: 'fuzzed', partitions: [{ partition: 0, records: batch(['after']) }] }],
+      })
+      assert.equal(after.topics[0]!.partitions[0]!.error, null, `seed ${seed}`)
+      const fetched = await leader.request('fetch', {
+        maxWaitMs: 0,
+        minBytes: 1,
+        maxBytes: 1 << 24,
+        topics: [
+          { name: 'fuzzed', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 24 }] },
+        ],
+      })
+      const records = fetched.topics[0]!.partitions[0]!.records
+      const split = splitBatches(records)
+      assert.ok(split.ok)
+      const values = split.value.batches.flatMap((b) => {
+        const d = decodeRecords(records, b.offset)
+        assert.ok(d.ok, `seed ${seed}: a stored batch does not decode`)
+        return d.value.records.map((x) => new TextDecoder().decode(x.value!))
+      })
+      assert.equal(values[0], 'kept', `seed ${seed}: the record produced before the fuzz is gone`)
+      assert.equal(values[values.length - 1], 'after', `seed ${seed}`)
+    }
+    assert.ok(reconnects > 10, `the garbage closed connections (${reconnects} reconnects)`)
   })
 
   it('closes the connection of a client that sends garbage, and serves the others', async () => {

@@ -12,6 +12,7 @@ import { stderrLogger } from './log.js'
 
 export const NODE_USAGE = `usage: cairn node start --id N --data DIR --listen HOST:PORT --peers ID@HOST:PORT,...
                         [--secret-file F] [--raft-port-offset 10000] [--tick-ms 100]
+                        [--replica-lag-time-max-ms 30000] [--retention-check-interval-ms 300000]
 
 Runs one Cairn node in the foreground. --peers lists every node of the cluster (this one too) by
 its client address; each node's Raft transport listens on its client port + --raft-port-offset.
@@ -31,6 +32,8 @@ export async function nodeCommand(argv: string[]): Promise<void> {
       'secret-file': { type: 'string' },
       'raft-port-offset': { type: 'string' },
       'tick-ms': { type: 'string' },
+      'replica-lag-time-max-ms': { type: 'string' },
+      'retention-check-interval-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -64,6 +67,13 @@ export async function nodeCommand(argv: string[]): Promise<void> {
     secret,
     listenHost: listen.host,
     tickMs: parseIntOption(values['tick-ms'], 'tick-ms', 100, 1),
+    replicaLagTimeMs: parseIntOption(values['replica-lag-time-max-ms'], 'replica-lag-time-max-ms', 30_000, 1),
+    retentionCheckIntervalMs: parseIntOption(
+      values['retention-check-interval-ms'],
+      'retention-check-interval-ms',
+      300_000,
+      1,
+    ),
     logger,
   })
   await new Promise<void>((resolve) => {

@@ -29,6 +29,9 @@ export interface PartitionInfo extends PartitionMetadata {
   topic: string
 }
 
+/** How long a metadata refresh waits for each node. */
+export const METADATA_WAIT_MS = 2000
+
 /** Errors after which the metadata is stale and the request may succeed elsewhere or later. */
 const RETRIABLE = new Set([
   'NOT_LEADER_OR_FOLLOWER',
@@ -96,13 +99,23 @@ export class ClusterClient {
   async refreshMetadata(topics: string[] | null = null): Promise<MetadataResponse> {
     const answers: MetadataResponse[] = []
     const errors: string[] = []
+    // A node that does not answer soon (stopped, partitioned) must not hold up the others.
     await Promise.all(
       this.knownAddresses().map(async (address) => {
+        let timer: NodeJS.Timeout | undefined
         try {
           const conn = await this.connection(address)
-          answers.push(await conn.request('metadata', { topics }))
+          const late = new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () => reject(new NetworkError(`${address}: no metadata within ${METADATA_WAIT_MS} ms`)),
+              METADATA_WAIT_MS,
+            )
+          })
+          answers.push(await Promise.race([conn.request('metadata', { topics }), late]))
         } catch (err) {
           errors.push(err instanceof Error ? err.message : String(err))
+        } finally {
+          clearTimeout(timer)
         }
       }),
     )
