@@ -30,8 +30,17 @@ export class ClientApiServer {
   ) {}
 
   static async start(node: CairnNode, listen: { host: string; port: number }): Promise<ClientApiServer> {
-    const http = createServer((_req, res) => {
-      res.writeHead(426, { 'content-type': 'text/plain' }).end('cairn: connect with a WebSocket\n')
+    const http = createServer((req, res) => {
+      if (req.method === 'GET' && req.url === '/metrics') {
+        node.metrics.registry.metrics().then(
+          (text) => res.writeHead(200, { 'content-type': node.metrics.registry.contentType }).end(text),
+          (err: unknown) => res.writeHead(500).end(`metrics: ${String(err)}\n`),
+        )
+        return
+      }
+      res
+        .writeHead(426, { 'content-type': 'text/plain' })
+        .end('cairn: connect with a WebSocket, or GET /metrics\n')
     })
     const wss = new WebSocketServer({
       server: http,
@@ -97,6 +106,7 @@ async function respond(node: CairnNode, ws: WebSocket, request: RequestEnvelope)
     error = (err as { code?: string }).code ?? 'UNKNOWN_SERVER_ERROR'
     message = err instanceof Error ? err.message : String(err)
   }
+  node.metrics.requests.inc({ api: request.api, error: error ?? 'none' })
   // acks=0: the producer waits for nothing.
   if (request.api === 'produce' && (request.body as ApiRequest<'produce'>).acks === 0 && !error) return
   if (ws.readyState !== ws.OPEN) return

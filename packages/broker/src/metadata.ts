@@ -232,6 +232,7 @@ export class ClusterMetadata {
   }
 
   private mutate(c: MetadataCommand): ApplyResult {
+    this.byGroup = null
     switch (c.type) {
       case 'registerBroker':
         this.brokers.set(c.broker.nodeId, { ...c.broker })
@@ -267,11 +268,16 @@ export class ClusterMetadata {
     }
   }
 
+  private byGroup: Map<GroupId, { topic: TopicRecord; assignment: PartitionAssignment }> | null = null
+
   /** The partition replicated by `group`, if any. */
   partitionOfGroup(group: GroupId): { topic: TopicRecord; assignment: PartitionAssignment } | undefined {
-    for (const topic of this.topics.values()) {
-      for (const assignment of topic.partitions) if (assignment.group === group) return { topic, assignment }
+    if (!this.byGroup) {
+      this.byGroup = new Map()
+      for (const topic of this.topics.values()) {
+        for (const assignment of topic.partitions) this.byGroup.set(assignment.group, { topic, assignment })
+      }
     }
-    return undefined
+    return this.byGroup.get(group)
   }
 }

@@ -18,6 +18,7 @@ import {
   MetadataError,
   type TopicRecord,
 } from './metadata.js'
+import { NodeMetrics } from './metrics.js'
 import { DEFAULT_PARTITION_CONFIG, Partition, type PartitionConfig } from './partition.js'
 import { DEFAULT_TICK_MS, HostError, NotLeaderError, RaftHost } from './raft-host.js'
 
@@ -44,9 +45,14 @@ export interface NodeOptions {
   clusterId?: string
   /** Kafka's log.retention.check.interval.ms: how often retention runs on every replica. */
   retentionCheckIntervalMs?: number
+  /** Kafka's leader.imbalance.check.interval.seconds, in ms: how often preferred leaders are restored. */
+  leaderBalanceIntervalMs?: number
 }
 
 export const RETENTION_CHECK_INTERVAL_MS = 300_000
+export const LEADER_BALANCE_INTERVAL_MS = 300_000
+/** A clean stop waits at most this long for leadership to move away. */
+export const LEADERSHIP_HANDOFF_MS_MAX = 3000
 
 /** A metadata command waits this long for its commit and application. */
 const COMMAND_WAIT_MS_MAX = 30_000
@@ -67,12 +73,14 @@ export function partitionConfigOf(topic: TopicRecord): PartitionConfig {
 
 export class CairnNode {
   readonly metadata = new ClusterMetadata()
+  readonly metrics: NodeMetrics
   /** Partition replicas hosted here, by Raft group. */
   readonly partitions = new Map<GroupId, Partition>()
   private readonly opening = new Map<GroupId, Promise<void>>()
   private applyWaiters: { index: number; resolve: () => void }[] = []
   private registrar: NodeJS.Timeout | null = null
   private retention: NodeJS.Timeout | null = null
+  private balancer: NodeJS.Timeout | null = null
   private retaining = false
   private registering = false
   private api: ClientApiServer | null = null
@@ -84,7 +92,9 @@ export class CairnNode {
     readonly transport: WsTransport,
     readonly host: RaftHost,
     readonly logger: Logger,
-  ) {}
+  ) {
+    this.metrics = new NodeMetrics(this)
+  }
 
   get nodeId(): NodeId {
     return this.options.nodeId
@@ -127,6 +137,10 @@ export class CairnNode {
     await host.openGroup(CONTROLLER_GROUP, { voters, learners: ids.filter((id) => !voters.includes(id)) })
     node.api = await ClientApiServer.start(node, { host: options.listenHost ?? self.host, port: self.port })
     node.registrar = setInterval(() => node.registerPeers(), 200)
+    node.balancer = setInterval(
+      () => node.balanceLeaders(),
+      options.leaderBalanceIntervalMs ?? LEADER_BALANCE_INTERVAL_MS,
+    )
     node.retention = setInterval(
       () => node.runRetention(),
       options.retentionCheckIntervalMs ?? RETENTION_CHECK_INTERVAL_MS,
@@ -137,11 +151,19 @@ export class CairnNode {
     return node
   }
 
+  /**
+   * Stops cleanly: leadership of every group led here moves to an in-sync replica first, so the
+   * unavailability is one election's worth of TimeoutNow, not an election timeout.
+   */
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
     if (this.registrar) clearInterval(this.registrar)
     if (this.retention) clearInterval(this.retention)
+    if (this.balancer) clearInterval(this.balancer)
+    await this.handOffLeadership().catch((err: unknown) =>
+      this.logger.warn(`leadership hand-off: ${String(err)}`),
+    )
     await this.api?.close()
     await this.host.close()
     await this.transport.close()
@@ -250,6 +272,35 @@ export class CairnNode {
       if (wanted.has(group)) continue
       this.host.closeGroup(group)
       this.partitions.delete(group)
+    }
+  }
+
+  private ledGroups(): GroupId[] {
+    return this.host.groupIds().filter((g) => this.host.status(g)?.role === 'leader')
+  }
+
+  private async handOffLeadership(): Promise<void> {
+    const led = this.ledGroups()
+    for (const group of led) {
+      const s = this.host.status(group)!
+      const preferred = this.metadata.partitionOfGroup(group)?.assignment.replicas[0]
+      const candidates = s.isr.filter((id) => id !== this.nodeId)
+      const to = preferred !== undefined && candidates.includes(preferred) ? preferred : candidates[0]
+      if (to !== undefined) this.host.transferLeadership(group, to)
+    }
+    const deadline = Date.now() + LEADERSHIP_HANDOFF_MS_MAX
+    while (this.ledGroups().some((g) => led.includes(g)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  }
+
+  /** Kafka's auto leader rebalance: a partition led elsewhere than its preferred (first) replica goes back to it once it is in sync. */
+  balanceLeaders(): void {
+    if (this.closed) return
+    for (const group of this.ledGroups()) {
+      const preferred = this.metadata.partitionOfGroup(group)?.assignment.replicas[0]
+      if (preferred === undefined || preferred === this.nodeId) continue
+      if (this.host.status(group)?.isr.includes(preferred)) this.host.transferLeadership(group, preferred)
     }
   }
 

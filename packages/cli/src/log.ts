@@ -1,14 +1,12 @@
 import type { Logger } from '@cairn/transport'
+import { destination, pino } from 'pino'
 
-/** One line per event on stderr: `time name level message {fields}`. */
+/** Structured logs: one JSON object per line on stderr (pino), with the node's name. */
 export function stderrLogger(name: string): Logger {
-  const line = (level: string, message: string, fields?: Record<string, unknown>) => {
-    const extra = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : ''
-    process.stderr.write(`${new Date().toISOString()} ${name} ${level} ${message}${extra}\n`)
-  }
+  const log = pino({ name, base: { pid: process.pid } }, destination({ fd: 2, sync: false }))
   return {
-    info: (m, f) => line('info', m, f),
-    warn: (m, f) => line('warn', m, f),
-    error: (m, f) => line('error', m, f),
+    info: (message, fields) => log.info(fields ?? {}, message),
+    warn: (message, fields) => log.warn(fields ?? {}, message),
+    error: (message, fields) => log.error(fields ?? {}, message),
   }
 }

@@ -1,0 +1,112 @@
+/**
+ * Leadership on a live cluster (three nodes in one process): preferred leaders are restored by
+ * the balancer, a clean stop hands leadership off so writes resume at once, and /metrics tells.
+ */
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { encodeRecordBatch } from '@cairn/protocol'
+import { CairnNode, type PeerAddress } from '../src/index.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'cairn-leadership-'))
+const nodes: CairnNode[] = []
+after(async () => {
+  for (const n of nodes) await n.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise((resolve) => server.close(resolve))
+  if (typeof address !== 'object' || !address) throw new Error('no port')
+  return address.port
+}
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+const leaderOf = (topic: string, partition: number) =>
+  nodes.find((n) => {
+    const p = n.partition(topic, partition)
+    return p && n.host.status(p.group)?.role === 'leader'
+  })
+
+const batch = (v: string) =>
+  encodeRecordBatch({ records: [{ key: null, value: new TextEncoder().encode(v), timestamp: Date.now() }] })
+
+describe('leadership', () => {
+  it('restores preferred leaders, hands off on a clean stop, and reports in /metrics', async (t) => {
+    const peers = new Map<number, PeerAddress>()
+    for (const id of [1, 2, 3])
+      peers.set(id, { host: '127.0.0.1', port: await freePort(), raftPort: await freePort() })
+    for (const id of [1, 2, 3]) {
+      nodes.push(
+        await CairnNode.start({
+          nodeId: id,
+          dataDir: join(dir, `node-${id}`),
+          peers,
+          secret: 'leadership-secret-0123456789',
+          tickMs: 20,
+          leaderBalanceIntervalMs: 200,
+        }),
+      )
+    }
+    await waitFor('registration', () => nodes.every((n) => n.metadata.brokers.size === 3))
+    await waitFor('a controller', () => nodes.some((n) => n.isController()))
+    await nodes
+      .find((n) => n.isController())!
+      .command({
+        type: 'createTopic',
+        name: 'bal',
+        partitions: [
+          [1, 2, 3],
+          [2, 3, 1],
+          [3, 1, 2],
+        ],
+        configs: {},
+      })
+    const preferredLeadersLead = () => [0, 1, 2].every((p) => leaderOf('bal', p)?.nodeId === p + 1)
+    await waitFor('preferred leaders', preferredLeadersLead)
+
+    // Pile every partition's leadership onto node 1; the balancer gives it back.
+    for (const p of [1, 2]) {
+      const n = leaderOf('bal', p)!
+      n.host.transferLeadership(n.partition('bal', p)!.group, 1)
+    }
+    await waitFor('node 1 to lead everything', () => [0, 1, 2].every((p) => leaderOf('bal', p)?.nodeId === 1))
+    await waitFor('the balancer to restore preferred leaders', preferredLeadersLead)
+
+    // A clean stop of partition 0's leader: writes go on almost at once on the new leader.
+    const old = leaderOf('bal', 0)!
+    const stopped = Date.now()
+    await old.close()
+    nodes.splice(nodes.indexOf(old), 1)
+    let resumedMs = -1
+    for (let attempt = 0; attempt < 500 && resumedMs < 0; attempt++) {
+      const n = leaderOf('bal', 0)
+      if (n) {
+        await n.partition('bal', 0)!.produce(batch('after'), -1)
+        resumedMs = Date.now() - stopped
+      } else await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    assert.ok(resumedMs >= 0, 'writes resumed')
+    t.diagnostic(`writes resumed ${resumedMs} ms after the clean stop of the leader began`)
+    assert.ok(resumedMs < 2000, `writes resumed ${resumedMs} ms after the clean stop began`)
+
+    const port = peers.get(nodes[0]!.nodeId)!.port
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    assert.match(text, /cairn_partition_high_watermark\{topic="bal",partition="0"\} 1/)
+    assert.match(text, /cairn_store_syncs_total \d+/)
+    assert.match(text, /cairn_partition_leader\{topic="bal",partition="\d"\} 1/)
+  })
+})
