@@ -80,6 +80,8 @@ interface Hosted {
   waiters: Waiter[]
   /** acks=1: answered once the leader's own flush has them. */
   localWaiters: Waiter[]
+  /** The last entry handed to the committed handlers. */
+  appliedIndex: number
   lastReady: Pick<Ready, 'role' | 'term' | 'leaderId' | 'isr'> | null
 }
 
@@ -125,7 +127,15 @@ export class RaftHost {
       now: o.now ?? (() => performance.now()),
       random: o.random ?? Math.random,
     })
-    this.groups.set(group, { id: group, raft, log, waiters: [], localWaiters: [], lastReady: null })
+    this.groups.set(group, {
+      id: group,
+      raft,
+      log,
+      waiters: [],
+      localWaiters: [],
+      appliedIndex: 0,
+      lastReady: null,
+    })
     this.schedule(group)
   }
 
@@ -256,7 +266,7 @@ export class RaftHost {
       const rd = g?.raft.ready()
       if (!g || !rd) continue
       for (const m of rd.messages) out.push(m)
-      this.answerWaiters(g, rd)
+      this.answerWaiters(g, rd, g.appliedIndex)
       g.lastReady = rd
       if (rd.sync) mustSync = true
       if (rd.sync || rd.committed.length > 0) advances.push({ g, sync: rd.sync, committed: rd.committed })
@@ -288,20 +298,33 @@ export class RaftHost {
         g.raft.advance(sync)
         this.answerLocalWaiters(g, sync)
       }
-      if (committed.length > 0) for (const h of this.handlers) h(g.id, committed)
+      if (committed.length > 0) {
+        for (const h of this.handlers) h(g.id, committed)
+        g.appliedIndex = committed[committed.length - 1]!.index
+        const r = g.raft
+        this.answerWaiters(g, { role: r.role, term: r.term, leaderId: r.leaderId }, g.appliedIndex)
+      }
       this.dirty.add(g.id)
     }
     this.schedule()
   }
 
-  /** Proposals of this leadership at or below the commit index are committed; others lost it. */
-  private answerWaiters(g: Hosted, rd: Ready): void {
+  /**
+   * Proposals of this leadership are answered once their entries are committed AND applied here
+   * (the high watermark has moved past them, so a read right after the answer sees them, as in
+   * Kafka); proposals of a leadership that ended are refused at once.
+   */
+  private answerWaiters(
+    g: Hosted,
+    rd: Pick<Ready, 'role' | 'term' | 'leaderId'>,
+    appliedIndex: number,
+  ): void {
     if (g.waiters.length === 0) return
     let k = 0
     for (; k < g.waiters.length; k++) {
       const w = g.waiters[k]!
       if (rd.role === 'leader' && rd.term === w.term) {
-        if (w.lastIndex > rd.commitIndex) break
+        if (w.lastIndex > appliedIndex) break
         if (g.log.term(w.lastIndex) === w.term) w.resolve(w)
         else w.reject(new NotLeaderError(g.id, rd.leaderId))
       } else {
@@ -319,7 +342,7 @@ export class RaftHost {
       const w = g.localWaiters[k]!
       if (w.lastIndex > sync.index) break
       if (g.log.term(w.lastIndex) === w.term) w.resolve(w)
-      else w.reject(new NotLeaderError(g.id, g.raft.status().leaderId))
+      else w.reject(new NotLeaderError(g.id, g.raft.leaderId))
     }
     if (k > 0) g.localWaiters.splice(0, k)
   }

@@ -479,7 +479,8 @@ describe('a three-node cluster in one process', () => {
         return d.value.records.map((x) => new TextDecoder().decode(x.value!))
       })
       assert.equal(values[0], 'kept', `seed ${seed}: the record produced before the fuzz is gone`)
-      assert.equal(values[values.length - 1], 'after', `seed ${seed}`)
+      // Fuzzed produces still in flight may land after it: 'after' need not be last.
+      assert.ok(values.includes('after'), `seed ${seed}: the record produced after the fuzz is missing`)
     }
     assert.ok(reconnects > 10, `the garbage closed connections (${reconnects} reconnects)`)
   })

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { Cairn } from '@cairn/client'
-import { exited, freePortRun, start, waitFor } from './helpers.js'
+import { exited, freePortRun, nodeStartArgs, start, waitFor } from './helpers.js'
 
 const data = mkdtempSync(join(tmpdir(), 'cairn-failover-'))
 const secretFile = join(data, 'secret')
@@ -39,20 +39,8 @@ describe('acks=all across a SIGKILL', () => {
     t.diagnostic(`seed ${SEED}`)
     const random = rng(SEED + 1)
     const base = await freePortRun(3)
-    const peers = [1, 2, 3].map((id) => `${id}@127.0.0.1:${base + id - 1}`).join(',')
-    const startNode = (id: number) => {
-      const args = [
-        'node',
-        'start',
-        '--id',
-        String(id),
-        '--data',
-        join(data, `node-${id}`),
-        '--listen',
-        `127.0.0.1:${base + id - 1}`,
-      ]
-      running.set(id, start([...args, '--peers', peers, '--secret-file', secretFile, '--tick-ms', '50']))
-    }
+    const startNode = (id: number) =>
+      running.set(id, start(nodeStartArgs(id, base, data, secretFile, ['--tick-ms', '50'])))
     for (const id of [1, 2, 3]) startNode(id)
     const cairn = new Cairn({ bootstrap: [1, 2, 3].map((id) => `127.0.0.1:${base + id - 1}`) })
     try {

@@ -80,3 +80,30 @@ export function exited(child: ChildProcess, timeoutMs = 30_000): Promise<number 
     })
   })
 }
+
+/** Arguments of `cairn node start` for node `id` of a 3-node cluster on ports from `base`. */
+export function nodeStartArgs(
+  id: number,
+  base: number,
+  data: string,
+  secretFile: string,
+  extra: string[] = [],
+): string[] {
+  const peers = [1, 2, 3].map((n) => `${n}@127.0.0.1:${base + n - 1}`).join(',')
+  const dir = `${data}/node-${id}`
+  return [
+    'node',
+    'start',
+    '--id',
+    String(id),
+    '--data',
+    dir,
+    '--listen',
+    `127.0.0.1:${base + id - 1}`,
+    '--peers',
+    peers,
+    '--secret-file',
+    secretFile,
+    ...extra,
+  ]
+}

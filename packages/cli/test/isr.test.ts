@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { Cairn } from '@cairn/client'
-import { exited, freePortRun, start, waitFor } from './helpers.js'
+import { exited, freePortRun, nodeStartArgs, start, waitFor } from './helpers.js'
 
 const data = mkdtempSync(join(tmpdir(), 'cairn-isr-'))
 const secretFile = join(data, 'secret')
@@ -28,32 +28,9 @@ after(async () => {
 describe('ISR from Raft match indexes', () => {
   it('drops a stopped follower after replica.lag.time.max.ms and takes it back', async () => {
     const base = await freePortRun(3)
-    const peers = [1, 2, 3].map((id) => `${id}@127.0.0.1:${base + id - 1}`).join(',')
     for (const id of [1, 2, 3]) {
-      const args = [
-        'node',
-        'start',
-        '--id',
-        String(id),
-        '--data',
-        join(data, `node-${id}`),
-        '--listen',
-        `127.0.0.1:${base + id - 1}`,
-      ]
-      running.set(
-        id,
-        start([
-          ...args,
-          '--peers',
-          peers,
-          '--secret-file',
-          secretFile,
-          '--tick-ms',
-          '50',
-          '--replica-lag-time-max-ms',
-          '1000',
-        ]),
-      )
+      const extra = ['--tick-ms', '50', '--replica-lag-time-max-ms', '1000']
+      running.set(id, start(nodeStartArgs(id, base, data, secretFile, extra)))
     }
     const cairn = new Cairn({
       bootstrap: [1, 2, 3].map((id) => `127.0.0.1:${base + id - 1}`),

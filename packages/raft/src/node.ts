@@ -67,6 +67,10 @@ export class RaftNode {
     return this.context.term
   }
 
+  get leaderId(): NodeId {
+    return this.context.leaderId
+  }
+
   tick(): void {
     this.actor.send({ type: 'tick' })
   }

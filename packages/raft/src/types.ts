@@ -5,7 +5,7 @@
  * Numbers are plain JS numbers: indexes and terms stay far below 2^53.
  */
 
-import type { Entry, LogStart, NodeId, RaftMessage } from '@cairn/protocol'
+import type { Entry, LogStart, NodeId } from '@cairn/protocol'
 
 // The wire vocabulary (entries, membership, log start, the messages) is @cairn/protocol's, so
 // that the transport validates exactly what Raft steps.
@@ -85,16 +85,3 @@ export interface RaftStorage {
   /** Buffer a write; durable once the implementation syncs. */
   write(write: LogWrite): void
 }
-
-export const RAFT_MESSAGE_TYPES: readonly RaftMessage['type'][] = [
-  'preVote',
-  'vote',
-  'preVoteResponse',
-  'voteResponse',
-  'append',
-  'appendResponse',
-  'heartbeat',
-  'heartbeatResponse',
-  'snapshot',
-  'timeoutNow',
-]
