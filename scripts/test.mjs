@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 const ROOT = new URL('..', import.meta.url).pathname
-const PACKAGES = ['protocol', 'raft', 'storage', 'transport', 'broker', 'client', 'cli']
+const PACKAGES = ['packages/protocol', 'packages/raft', 'packages/storage', 'packages/transport', 'packages/broker', 'packages/client', 'packages/cli', 'jepsen-like']
 
 function step(title, args) {
   console.log(`\n== ${title}`)
@@ -49,7 +49,7 @@ step('build and typecheck', ['exec', 'turbo', 'run', 'build', 'typecheck', '--ou
 let passed = 0
 let failed = 0
 for (const name of PACKAGES) {
-  const dir = join(ROOT, 'packages', name)
+  const dir = join(ROOT, name)
   const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'))
   console.log(`\n== ${pkg.name}`)
   const started = Date.now()

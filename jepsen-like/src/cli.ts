@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+/**
+ * npm run jepsen -- run [--nodes 3|5] [--time 60] [--rate 500] [--nemesis kill,pause]
+ *                       [--acks all|1] [--idempotence on|off] [--partitions 4] [--seed S]
+ *                       [--schedule FILE] [--out DIR]
+ */
+import { parseArgs } from 'node:util'
+import { NEMESES, type Nemesis, readSchedule, run } from './runner.js'
+
+const USAGE = `usage: npm run jepsen -- run [--nodes 3|5] [--time 60] [--rate 500] [--nemesis kill,pause|all|none]
+                            [--acks all|1] [--idempotence on|off] [--partitions 4] [--seed S]
+                            [--schedule FILE] [--out DIR]
+
+Runs real cairn nodes on 127.0.0.1 under a workload and a nemesis, heals, reads every partition
+and checks the history for Jepsen's Kafka anomalies. Exits 1 when an anomaly the mode forbids
+is found (with acks=all: every one; with acks=1, lost writes are expected and counted).`
+
+function fail(message: string): never {
+  console.error(`jepsen: ${message}`)
+  process.exit(2)
+}
+
+function int(value: string | undefined, name: string, fallback: number, min: number): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isSafeInteger(n) || n < min)
+    fail(`--${name} wants an integer of at least ${min}, got '${value}'`)
+  return n
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      nodes: { type: 'string' },
+      time: { type: 'string' },
+      rate: { type: 'string' },
+      nemesis: { type: 'string' },
+      acks: { type: 'string' },
+      idempotence: { type: 'string' },
+      partitions: { type: 'string' },
+      seed: { type: 'string' },
+      schedule: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (values.help) return console.log(USAGE)
+  if (positionals[0] !== 'run') fail(`unknown command '${positionals[0] ?? ''}'; try --help`)
+  const nodes = int(values.nodes, 'nodes', 3, 3)
+  if (nodes !== 3 && nodes !== 5) fail('--nodes is 3 or 5')
+  const nemesisText = values.nemesis ?? 'kill,pause'
+  const nemesis: Nemesis[] =
+    nemesisText === 'all' ? [...NEMESES] : nemesisText === 'none' ? [] : (nemesisText.split(',') as Nemesis[])
+  for (const n of nemesis)
+    if (!NEMESES.includes(n))
+      fail(
+        `--nemesis '${n}' is not one of ${NEMESES.join(', ')} (partition, clock and membership come later)`,
+      )
+  const acks = values.acks ?? 'all'
+  if (acks !== 'all' && acks !== '1') fail('--acks is all or 1')
+  const idempotence = (values.idempotence ?? 'on') === 'on'
+  const seed = int(values.seed, 'seed', Date.now() % 1_000_000, 0)
+  const out = values.out ?? `jepsen-results/${new Date().toISOString().replace(/[:.]/g, '-')}`
+  const result = await run({
+    nodes,
+    timeS: int(values.time, 'time', 60, 5),
+    rate: int(values.rate, 'rate', 500, 1),
+    nemesis,
+    acks,
+    idempotence,
+    partitions: int(values.partitions, 'partitions', 4, 1),
+    seed,
+    out,
+    ...(values.schedule !== undefined && { schedule: readSchedule(values.schedule) }),
+    progress: (line) => process.stderr.write(`jepsen: ${line}\n`),
+  })
+  if (result.check.forbidden.length > 0) {
+    for (const a of result.check.anomalies.slice(0, 10)) console.log(`  ${a.name}: ${a.detail}`)
+    console.log(
+      `seed ${seed}: forbidden anomalies ${result.check.forbidden.join(', ')}; replay with --seed ${seed} or --schedule ${out}/schedule.json`,
+    )
+  }
+  console.log(result.summary)
+  process.exitCode = result.check.ok ? 0 : 1
+}
+
+main().catch((err: unknown) => {
+  console.error(`jepsen: ${err instanceof Error ? err.message : String(err)}`)
+  process.exitCode = 2
+})
