@@ -6,7 +6,16 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 const ROOT = new URL('..', import.meta.url).pathname
-const PACKAGES = ['packages/protocol', 'packages/raft', 'packages/storage', 'packages/transport', 'packages/broker', 'packages/client', 'packages/cli', 'jepsen-like']
+const PACKAGES = [
+  'packages/protocol',
+  'packages/raft',
+  'packages/storage',
+  'packages/transport',
+  'packages/broker',
+  'packages/client',
+  'packages/cli',
+  'jepsen-like',
+]
 
 function step(title, args) {
   console.log(`\n== ${title}`)
