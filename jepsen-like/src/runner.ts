@@ -11,7 +11,7 @@ import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Cairn } from '@cairn/client'
+import { Cairn, seededRandom } from '@cairn/client'
 import { type CheckResult, check } from './checker.js'
 import type { Op } from './history.js'
 
@@ -50,17 +50,9 @@ const FAULT_MS_MAX = 4000
 const FINAL_READ_MS_MAX = 60_000
 const STARTUP_MS_MAX = 60_000
 
-function rng(seed: number): () => number {
-  let s = seed % 2147483647 || 1
-  return () => {
-    s = (s * 16807) % 2147483647
-    return s / 2147483647
-  }
-}
-
 /** kill or pause one node at a time, then heal it; the fault windows leave the cluster a quorum. */
 export function drawSchedule(o: Pick<RunOptions, 'nodes' | 'timeS' | 'nemesis' | 'seed'>): NemesisEvent[] {
-  const random = rng(o.seed)
+  const random = seededRandom(o.seed)
   const events: NemesisEvent[] = []
   if (o.nemesis.length === 0) return events
   let t = 1000 + Math.floor(random() * 1000)
@@ -208,7 +200,7 @@ export interface RunResult {
 }
 
 export async function run(o: RunOptions): Promise<RunResult> {
-  const random = rng(o.seed)
+  const random = seededRandom(o.seed)
   mkdirSync(o.out, { recursive: true })
   const schedule = o.schedule ?? drawSchedule(o)
   writeFileSync(

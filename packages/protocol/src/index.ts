@@ -25,6 +25,7 @@ export * from './limits.js'
 export { type ScanLimits, scanMsgpack } from './msgpack-scan.js'
 export { murmur2, partitionForKey, toPositive } from './murmur2.js'
 export type * from './raft-messages.js'
+export { seededRandom } from './random.js'
 export {
   BatchAttributes,
   type BatchHeader,
