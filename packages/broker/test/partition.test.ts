@@ -142,6 +142,31 @@ describe('Partition', () => {
     }
   })
 
+  it('finds the first offset at or after a timestamp (ListOffsets by time)', async () => {
+    const c = await cluster()
+    try {
+      const p = c.leader()!.partition
+      const at = (ts: number[]) =>
+        encodeRecordBatch({
+          records: ts.map((timestamp, k) => ({
+            key: null,
+            value: new TextEncoder().encode(`v${k}`),
+            timestamp,
+          })),
+        })
+      await p.produce(at([1000, 1100]), -1)
+      await p.produce(at([2000, 2500, 3000]), -1)
+      await waitFor('the high watermark', () => p.highWatermark === 5)
+      assert.equal(await p.offsetForTimestamp(0), 0)
+      assert.equal(await p.offsetForTimestamp(1050), 1)
+      assert.equal(await p.offsetForTimestamp(1500), 2)
+      assert.equal(await p.offsetForTimestamp(2600), 4)
+      assert.equal(await p.offsetForTimestamp(9999), 5, 'past every record: the high watermark')
+    } finally {
+      await c.close()
+    }
+  })
+
   it('keeps offsets contiguous across a leader failover', async () => {
     const c = await cluster()
     try {
