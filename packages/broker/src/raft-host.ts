@@ -82,7 +82,6 @@ interface Hosted {
   localWaiters: Waiter[]
   /** The last entry handed to the committed handlers. */
   appliedIndex: number
-  lastReady: Pick<Ready, 'role' | 'term' | 'leaderId' | 'isr'> | null
 }
 
 export type CommittedHandler = (group: GroupId, entries: Entry[]) => void
@@ -134,7 +133,6 @@ export class RaftHost {
       waiters: [],
       localWaiters: [],
       appliedIndex: 0,
-      lastReady: null,
     })
     this.schedule(group)
   }
@@ -267,7 +265,6 @@ export class RaftHost {
       if (!g || !rd) continue
       for (const m of rd.messages) out.push(m)
       this.answerWaiters(g, rd, g.appliedIndex)
-      g.lastReady = rd
       if (rd.sync) mustSync = true
       if (rd.sync || rd.committed.length > 0) advances.push({ g, sync: rd.sync, committed: rd.committed })
     }

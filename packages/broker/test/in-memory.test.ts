@@ -12,17 +12,10 @@ import type { NodeId } from '@cairn/raft'
 import { LevelLogStore } from '@cairn/storage'
 import { InMemoryNetwork } from '@cairn/transport'
 import { NotLeaderError, RaftHost } from '../src/index.js'
+import { waitFor } from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'cairn-host-mem-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
 
 describe('RaftHost over the in-memory network', () => {
   it('elects, commits, fails over when the leader is cut off, and converges after the heal', async () => {

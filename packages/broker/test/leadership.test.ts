@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { encodeRecordBatch } from '@cairn/protocol'
 import { CairnNode, type PeerAddress } from '../src/index.js'
+import { freePort, waitFor } from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'cairn-leadership-'))
 const nodes: CairnNode[] = []
@@ -17,23 +17,6 @@ after(async () => {
   for (const n of nodes) await n.close()
   rmSync(dir, { recursive: true, force: true })
 })
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  if (typeof address !== 'object' || !address) throw new Error('no port')
-  return address.port
-}
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
 
 const leaderOf = (topic: string, partition: number) =>
   nodes.find((n) => {

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -24,34 +23,12 @@ import {
 import fc from 'fast-check'
 import WebSocket from 'ws'
 import { CairnNode, type PeerAddress } from '../src/index.js'
+import { freePort, waitFor } from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'cairn-node-'))
 const nodes: CairnNode[] = []
 const ids = [1, 2, 3]
 let peers: Map<number, PeerAddress>
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  if (typeof address !== 'object' || !address) throw new Error('no port')
-  return address.port
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await probe()
-    if (v !== undefined) return v
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 /** A bare client: one socket per node, requests matched by id. */
 class Client {

@@ -13,19 +13,12 @@ import type { NodeId } from '@cairn/raft'
 import { LevelLogStore } from '@cairn/storage'
 import { InMemoryNetwork } from '@cairn/transport'
 import { type HostError, NotLeaderError, Partition, type PartitionConfig, RaftHost } from '../src/index.js'
+import { waitFor } from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'cairn-partition-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
 const ids: NodeId[] = [1, 2, 3]
 let clusterCount = 0
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
 
 function batch(values: string[], producer?: { producerId: bigint; baseSequence: number }): Uint8Array {
   return encodeRecordBatch({

@@ -12,6 +12,7 @@ import type { GroupId, NodeId } from '@cairn/raft'
 import { LevelLogStore } from '@cairn/storage'
 import { silentLogger, WsTransport } from '@cairn/transport'
 import { NotLeaderError, RaftHost } from '../src/index.js'
+import { freePort, waitFor } from './helpers.js'
 
 const ids: NodeId[] = [1, 2, 3]
 const GROUPS = 24
@@ -27,20 +28,7 @@ interface Node {
   applied: Map<GroupId, string[]>
 }
 
-async function freePorts(n: number): Promise<number[]> {
-  const { createServer } = await import('node:net')
-  const ports: number[] = []
-  for (let k = 0; k < n; k++) {
-    const server = createServer()
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    const address = server.address()
-    if (typeof address === 'object' && address) ports.push(address.port)
-    await new Promise((resolve) => server.close(resolve))
-  }
-  return ports
-}
-
-const ports = await freePorts(3)
+const ports = [await freePort(), await freePort(), await freePort()]
 const addressOf = (id: NodeId) => ({ host: '127.0.0.1', port: ports[id - 1]! })
 
 async function startNode(id: NodeId): Promise<Node> {
@@ -79,14 +67,6 @@ async function stopNode(n: Node): Promise<void> {
   await n.host.close()
   await n.transport.close()
   await n.store.close()
-}
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
 }
 
 function leaderOf(nodes: Node[], g: GroupId): Node | undefined {

@@ -160,12 +160,10 @@ export interface RaftContext {
   uncommitted: { index: number; bytes: number }[]
   uncommittedBytes: number
   history: LastIndexHistory
-  isr: NodeId[]
+  /** The ISR last reported, as a key, to tell a change. */
   isrKey: string
   lastProposal: ProposeResult
   installed: LogStart | null
-  /** Entries appended since the last flush: the leader has something to send. */
-  appendedSinceFlush: boolean
 }
 
 export function createContext(options: RaftOptions): RaftContext {
@@ -204,11 +202,9 @@ export function createContext(options: RaftOptions): RaftContext {
     uncommitted: [],
     uncommittedBytes: 0,
     history: new LastIndexHistory(),
-    isr: [],
     isrKey: '',
     lastProposal: { ok: false, error: 'NOT_LEADER', leaderId: NONE },
     installed: null,
-    appendedSinceFlush: false,
   }
   resetRandomizedTimeout(c)
   return c
@@ -254,7 +250,6 @@ function appendToLog(c: RaftContext, entries: Entry[]): void {
   }
   c.storage.write({ entries })
   c.writtenSinceReady = true
-  c.appendedSinceFlush = true
 }
 
 // ---- hard state and the outbox -----------------------------------------------------------------
@@ -688,7 +683,6 @@ export function flushAppends(c: RaftContext): void {
     if (p.id === c.id) continue
     if (p.next <= last || p.sentCommit < Math.min(c.commit, p.match)) sendAppend(c, p, true)
   }
-  c.appendedSinceFlush = false
 }
 
 function sendHeartbeats(c: RaftContext): void {

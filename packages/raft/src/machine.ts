@@ -168,7 +168,6 @@ export function collectReady(c: RaftContext): { ready: Ready; stepDown: boolean 
   const isr = computeIsr(c)
   const key = isr.join(',')
   const isrChanged = key !== c.isrKey
-  c.isr = isr
   c.isrKey = key
   const installed = c.installed
   c.installed = null
