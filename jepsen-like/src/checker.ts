@@ -230,7 +230,7 @@ function collect(ops: readonly Op[]): Collected {
   const polls: PollEvent[] = []
   const observations = new Observations()
   const anomalies: Anomaly[] = []
-  const highWatermarks = new Map<number, number>()
+  const highWatermarks = new Map<string, number>()
   const stats: CheckStats = {
     sends: 0,
     ok: 0,
@@ -288,15 +288,21 @@ function collect(ops: readonly Op[]): Collected {
         for (const r of op.reads) observations.observe(op.partition, r.offset, r.value, true)
         return
       case 'hw': {
-        const before = highWatermarks.get(op.partition)
+        // One process observes in order; two processes' concurrent polls do not order their
+        // answers, so each is compared with its own past — and the final phase (process 0,
+        // after every poll ended) with everything seen before.
+        const mine = `${op.process}:${op.partition}`
+        const before = op.process === 0 ? highWatermarks.get(`max:${op.partition}`) : highWatermarks.get(mine)
         if (before !== undefined && op.highWatermark < before) {
           anomalies.push({
             name: 'hw-regression',
             partition: op.partition,
             offsets: [before, op.highWatermark],
-            detail: `partition ${op.partition}: high watermark went from ${before} back to ${op.highWatermark} at ${op.time} ms`,
+            detail: `partition ${op.partition}: high watermark went from ${before} back to ${op.highWatermark} at ${op.time} ms (process ${op.process})`,
           })
-        } else highWatermarks.set(op.partition, op.highWatermark)
+        } else highWatermarks.set(mine, op.highWatermark)
+        const max = highWatermarks.get(`max:${op.partition}`) ?? 0
+        highWatermarks.set(`max:${op.partition}`, Math.max(max, op.highWatermark))
         return
       }
     }

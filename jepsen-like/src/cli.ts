@@ -1,19 +1,28 @@
 #!/usr/bin/env node
 /**
- * npm run jepsen -- run [--nodes 3|5] [--time 60] [--rate 500] [--nemesis kill,pause]
+ * npm run jepsen -- run [--nodes 3|5] [--time 60] [--rate 500] [--nemesis kill,pause,...|all|none]
  *                       [--acks all|1] [--idempotence on|off] [--partitions 4] [--seed S]
- *                       [--schedule FILE] [--out DIR]
+ *                       [--schedule FILE] [--out DIR] [--unsafe-test-bug NAME]
  */
 import { parseArgs } from 'node:util'
-import { NEMESES, type Nemesis, readSchedule, run } from './runner.js'
+import { UNSAFE_TEST_BUGS } from '@cairn/broker'
+import { FAULTS, NEMESES, type Nemesis, SCENARIOS } from './nemesis.js'
+import { readSchedule, run } from './runner.js'
 
-const USAGE = `usage: npm run jepsen -- run [--nodes 3|5] [--time 60] [--rate 500] [--nemesis kill,pause|all|none]
+const USAGE = `usage: npm run jepsen -- run [--nodes 3|5] [--time 60] [--rate 500] [--nemesis LIST|all|none]
                             [--acks all|1] [--idempotence on|off] [--partitions 4] [--seed S]
-                            [--schedule FILE] [--out DIR]
+                            [--schedule FILE] [--out DIR] [--unsafe-test-bug NAME]
 
 Runs real cairn nodes on 127.0.0.1 under a workload and a nemesis, heals, reads every partition
 and checks the history for Jepsen's Kafka anomalies. Exits 1 when an anomaly the mode forbids
-is found (with acks=all: every one; with acks=1, lost writes are expected and counted).`
+is found (with acks=all: every one; with acks=1, lost writes are expected and counted).
+
+--nemesis   faults, comma-separated: ${FAULTS.join(', ')};
+            or named scenarios: ${SCENARIOS.join(', ')}; all = every one (default kill,pause)
+--seed      draws the schedule (fast-check); --schedule FILE replays DIR/schedule.json instead
+--unsafe-test-bug  start the nodes with a deliberate defect (${UNSAFE_TEST_BUGS.join(', ')}),
+            to see the checker catch it
+The run writes DIR/history.jsonl, schedule.json, results.json, index.html and node logs.`
 
 function fail(message: string): never {
   console.error(`jepsen: ${message}`)
@@ -42,6 +51,7 @@ async function main(): Promise<void> {
       seed: { type: 'string' },
       schedule: { type: 'string' },
       out: { type: 'string' },
+      'unsafe-test-bug': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -53,10 +63,10 @@ async function main(): Promise<void> {
   const nemesis: Nemesis[] =
     nemesisText === 'all' ? [...NEMESES] : nemesisText === 'none' ? [] : (nemesisText.split(',') as Nemesis[])
   for (const n of nemesis)
-    if (!NEMESES.includes(n))
-      fail(
-        `--nemesis '${n}' is not one of ${NEMESES.join(', ')} (partition, clock and membership come later)`,
-      )
+    if (!NEMESES.includes(n)) fail(`--nemesis '${n}' is not one of ${NEMESES.join(', ')}`)
+  const bug = values['unsafe-test-bug']
+  if (bug !== undefined && !(UNSAFE_TEST_BUGS as readonly string[]).includes(bug))
+    fail(`--unsafe-test-bug '${bug}' is not one of ${UNSAFE_TEST_BUGS.join(', ')}`)
   const acks = values.acks ?? 'all'
   if (acks !== 'all' && acks !== '1') fail('--acks is all or 1')
   const idempotence = (values.idempotence ?? 'on') === 'on'
@@ -72,7 +82,8 @@ async function main(): Promise<void> {
     partitions: int(values.partitions, 'partitions', 4, 1),
     seed,
     out,
-    ...(values.schedule !== undefined && { schedule: readSchedule(values.schedule) }),
+    ...(values.schedule !== undefined && { schedule: readSchedule(values.schedule, nodes) }),
+    ...(bug !== undefined && { unsafeTestBug: bug }),
     progress: (line) => process.stderr.write(`jepsen: ${line}\n`),
   })
   if (result.check.forbidden.length > 0) {

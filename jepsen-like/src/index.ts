@@ -1,3 +1,4 @@
 export * from './checker.js'
 export * from './history.js'
-export { drawSchedule, type NemesisEvent, type RunOptions, type RunResult, run } from './runner.js'
+export * from './nemesis.js'
+export { type RunOptions, type RunResult, readSchedule, run } from './runner.js'

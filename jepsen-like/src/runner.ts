@@ -1,22 +1,19 @@
 /**
- * One run: real `cairn node start` processes on 127.0.0.1, a workload that records every
- * operation (invoke, then ok / fail / info) in DIR/history.jsonl, a nemesis that kills and pauses
- * nodes on a schedule drawn from the seed (DIR/schedule.json; --schedule replays one), then a
- * final phase — heal everything, wait for leaders, read every partition from the start — and the
- * checker.
+ * One run: real `cairn node start` processes on 127.0.0.1 (cluster.ts), a workload that records
+ * every operation (invoke, then ok / fail / info) in DIR/history.jsonl, a nemesis carrying out a
+ * schedule drawn from the seed (nemesis.ts, executor.ts; DIR/schedule.json, --schedule replays
+ * one), then a final phase — heal everything, wait for leaders, read every partition from the
+ * start — the checker, DIR/results.json and the report DIR/index.html.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { Cairn, seededRandom } from '@cairn/client'
+import { Cairn, type Consumer, seededRandom } from '@cairn/client'
 import { type CheckResult, check } from './checker.js'
+import { Cluster } from './cluster.js'
+import { type AppliedEvent, NemesisExecutor } from './executor.js'
 import type { Op } from './history.js'
-
-export const NEMESES = ['kill', 'pause'] as const
-export type Nemesis = (typeof NEMESES)[number]
+import { drawSchedule, type Nemesis, type NemesisEvent, validateSchedule, windowsOf } from './nemesis.js'
+import { reportFigures, writeReport } from './report.js'
 
 export interface RunOptions {
   nodes: number
@@ -30,131 +27,24 @@ export interface RunOptions {
   seed: number
   out: string
   schedule?: NemesisEvent[]
+  /** start every node with this deliberate defect (see @cairn/broker's test-bugs.ts) */
+  unsafeTestBug?: string
   progress?: (line: string) => void
 }
 
-export interface NemesisEvent {
-  /** ms after the workload starts */
-  at: number
-  action: 'kill' | 'restart' | 'pause' | 'resume'
-  node: number
-}
-
-const CAIRN_BIN = fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url))
 const PRODUCERS = 4
 const CONSUMERS = 2
 const KEYS = 16
-/** Each nemesis window lasts this long before it heals. */
-const FAULT_MS_MIN = 1000
-const FAULT_MS_MAX = 4000
+const TOPIC = 'jepsen'
 const FINAL_READ_MS_MAX = 60_000
 const STARTUP_MS_MAX = 60_000
-
-/** kill or pause one node at a time, then heal it; the fault windows leave the cluster a quorum. */
-export function drawSchedule(o: Pick<RunOptions, 'nodes' | 'timeS' | 'nemesis' | 'seed'>): NemesisEvent[] {
-  const random = seededRandom(o.seed)
-  const events: NemesisEvent[] = []
-  if (o.nemesis.length === 0) return events
-  let t = 1000 + Math.floor(random() * 1000)
-  const end = o.timeS * 1000 - 1000
-  while (t < end) {
-    const kind = o.nemesis[Math.floor(random() * o.nemesis.length)]!
-    const node = 1 + Math.floor(random() * o.nodes)
-    const length = FAULT_MS_MIN + Math.floor(random() * (FAULT_MS_MAX - FAULT_MS_MIN))
-    const heal = Math.min(end, t + length)
-    events.push({ at: t, action: kind === 'kill' ? 'kill' : 'pause', node })
-    events.push({ at: heal, action: kind === 'kill' ? 'restart' : 'resume', node })
-    t = heal + 500 + Math.floor(random() * 1500)
-  }
-  return events
-}
-
-async function freePortRun(count: number, random: () => number): Promise<number> {
-  const free = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const s = createServer()
-      s.once('error', () => resolve(false))
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
-    })
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(random() * 20_000)
-    const ports = Array.from({ length: count }, (_, k) => [base + k, base + k + 10_000]).flat()
-    if ((await Promise.all(ports.map(free))).every(Boolean)) return base
-  }
-  throw new Error('no free ports on 127.0.0.1 in 50 attempts')
-}
-
-class Cluster {
-  readonly procs = new Map<number, ChildProcess>()
-  private readonly secretFile: string
-
-  constructor(
-    readonly size: number,
-    readonly base: number,
-    readonly dir: string,
-  ) {
-    this.secretFile = join(dir, 'secret')
-    writeFileSync(this.secretFile, randomBytes(24).toString('hex'))
-  }
-
-  bootstrap(): string[] {
-    return Array.from({ length: this.size }, (_, k) => `127.0.0.1:${this.base + k}`)
-  }
-
-  start(id: number): void {
-    const peers = Array.from({ length: this.size }, (_, k) => `${k + 1}@127.0.0.1:${this.base + k}`).join(',')
-    const log = createWriteStream(join(this.dir, `node-${id}.log`), { flags: 'a' })
-    const child = spawn(
-      process.execPath,
-      [
-        CAIRN_BIN,
-        'node',
-        'start',
-        '--id',
-        String(id),
-        '--data',
-        join(this.dir, `node-${id}`),
-        '--listen',
-        `127.0.0.1:${this.base + id - 1}`,
-        '--peers',
-        peers,
-        '--secret-file',
-        this.secretFile,
-        '--tick-ms',
-        '50',
-        '--replica-lag-time-max-ms',
-        '3000',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    )
-    child.stdout?.pipe(log)
-    child.stderr?.pipe(log)
-    this.procs.set(id, child)
-  }
-
-  signal(id: number, signal: NodeJS.Signals): void {
-    this.procs.get(id)?.kill(signal)
-  }
-
-  async stopAll(): Promise<void> {
-    await Promise.all(
-      [...this.procs.values()].map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null) return resolve()
-            c.once('exit', () => resolve())
-            c.kill('SIGCONT')
-            c.kill('SIGKILL')
-          }),
-      ),
-    )
-  }
-}
+/** A consumer "crashes" (is dropped and made anew) after this many ms, give or take half. */
+const CONSUMER_LIFE_MS = 6000
 
 class History {
   readonly ops: Op[] = []
   private readonly file: ReturnType<typeof createWriteStream>
-  private readonly started = Date.now()
+  private started = Date.now()
 
   constructor(path: string) {
     this.file = createWriteStream(path)
@@ -162,6 +52,11 @@ class History {
 
   now(): number {
     return Date.now() - this.started
+  }
+
+  /** Time 0 is when the workload starts (the nemesis schedule counts from there too). */
+  restart(): void {
+    this.started = Date.now()
   }
 
   add(op: Op): void {
@@ -197,20 +92,31 @@ export interface RunResult {
   check: CheckResult
   history: Op[]
   summary: string
+  applied: AppliedEvent[]
 }
+
+const decoder = new TextDecoder()
 
 export async function run(o: RunOptions): Promise<RunResult> {
   const random = seededRandom(o.seed)
   mkdirSync(o.out, { recursive: true })
   const schedule = o.schedule ?? drawSchedule(o)
-  writeFileSync(
-    join(o.out, 'schedule.json'),
-    `${JSON.stringify({ options: { ...o, schedule: undefined, progress: undefined }, schedule }, null, 2)}\n`,
-  )
-  const cluster = new Cluster(o.nodes, await freePortRun(o.nodes, random), o.out)
-  for (let id = 1; id <= o.nodes; id++) cluster.start(id)
+  const options = { ...o, schedule: undefined, progress: undefined }
+  writeFileSync(join(o.out, 'schedule.json'), `${JSON.stringify({ options, schedule }, null, 2)}\n`)
+  const uses = (...actions: string[]) => schedule.some((e) => actions.includes(e.action))
+  const cluster = await Cluster.create({
+    size: o.nodes,
+    dir: o.out,
+    random,
+    proxies: uses('isolate', 'cut-out', 'cut-in', 'ring', 'slow', 'heal-network'),
+    clocks: uses('clock-skew', 'clock-strobe'),
+    ...(o.unsafeTestBug !== undefined && { unsafeTestBug: o.unsafeTestBug }),
+  })
+  for (const id of cluster.ids) cluster.start(id)
   const history = new History(join(o.out, 'history.jsonl'))
   const cairn = new Cairn({ bootstrap: cluster.bootstrap(), attemptsMax: 5 })
+  const log = (line: string) => o.progress?.(`${(history.now() / 1000).toFixed(1)} s: ${line}`)
+  const executor = new NemesisExecutor(cluster, cairn.admin(), TOPIC, () => history.now(), log)
   const timers: NodeJS.Timeout[] = []
   try {
     const admin = cairn.admin()
@@ -219,26 +125,31 @@ export async function run(o: RunOptions): Promise<RunResult> {
       async () => {
         try {
           await admin.createTopics([
-            { topic: 'jepsen', numPartitions: o.partitions, replicationFactor: Math.min(3, o.nodes) },
+            { topic: TOPIC, numPartitions: o.partitions, replicationFactor: Math.min(3, o.nodes) },
           ])
         } catch (err) {
           if ((err as { code?: string }).code !== 'TOPIC_ALREADY_EXISTS') throw err
         }
-        return (await admin.describeTopic('jepsen')).every((p) => p.leaderId > 0) ? true : undefined
+        return (await admin.describeTopic(TOPIC)).every((p) => p.leaderId > 0) ? true : undefined
       },
       STARTUP_MS_MAX,
     )
-    o.progress?.(
-      `cluster of ${o.nodes} up; workload for ${o.timeS} s at ${o.rate} sends/s, nemesis ${o.nemesis.join(',') || 'none'}`,
+    history.restart()
+    log(
+      `cluster of ${o.nodes} up; workload for ${o.timeS} s at ${o.rate} sends/s, nemesis ${o.nemesis.join(',') || 'none'} (${schedule.length} events)${o.unsafeTestBug ? `, UNSAFE TEST BUG ${o.unsafeTestBug}` : ''}`,
     )
-    for (const e of schedule) {
+    // Events run one after another, each when its time comes: a later one may name the nodes an
+    // earlier one hit.
+    let chain = Promise.resolve()
+    for (const [index, e] of schedule.entries()) {
       timers.push(
         setTimeout(() => {
-          if (e.action === 'kill') cluster.signal(e.node, 'SIGKILL')
-          else if (e.action === 'pause') cluster.signal(e.node, 'SIGSTOP')
-          else if (e.action === 'resume') cluster.signal(e.node, 'SIGCONT')
-          else cluster.start(e.node)
-          o.progress?.(`nemesis: ${e.action} node ${e.node}`)
+          chain = chain.then(() =>
+            executor.apply(e, index).then(
+              () => undefined,
+              (err: unknown) => log(`nemesis: ${e.action} failed: ${String(err)}`),
+            ),
+          )
         }, e.at),
       )
     }
@@ -251,6 +162,7 @@ export async function run(o: RunOptions): Promise<RunResult> {
       'linger.ms': 5,
     })
     let sent = 0
+    let acked = 0
     const sends: Promise<void>[] = []
     const producers = Array.from({ length: PRODUCERS }, async (_, p) => {
       const process = p + 1
@@ -261,8 +173,9 @@ export async function run(o: RunOptions): Promise<RunResult> {
         const value = `p${process}-${n++}`
         history.add({ process, type: 'invoke', f: 'send', time: history.now(), key, value })
         sent++
-        const done = producer.send({ topic: 'jepsen', messages: [{ key, value }] }).then(
-          ([meta]) =>
+        const done = producer.send({ topic: TOPIC, messages: [{ key, value }] }).then(
+          ([meta]) => {
+            acked++
             history.add({
               process,
               type: 'ok',
@@ -272,7 +185,8 @@ export async function run(o: RunOptions): Promise<RunResult> {
               value,
               partition: meta!.partition,
               offset: meta!.offset,
-            }),
+            })
+          },
           (err: unknown) =>
             history.add({
               process,
@@ -288,35 +202,14 @@ export async function run(o: RunOptions): Promise<RunResult> {
         await new Promise((r) => setTimeout(r, gapMs))
       }
     })
-    const consumers = Array.from({ length: CONSUMERS }, async (_, c) => {
-      const process = 100 + c
-      const consumer = cairn.consumer({ autoOffsetReset: 'earliest', maxWaitMs: 200 })
-      const mine = Array.from({ length: o.partitions }, (_, p) => p).filter((p) => p % CONSUMERS === c)
-      consumer.assign(mine.map((partition) => ({ topic: 'jepsen', partition })))
-      for (const partition of mine) consumer.seek({ topic: 'jepsen', partition }, 'earliest')
-      while (Date.now() < deadline) {
-        history.add({ process, type: 'invoke', f: 'poll', time: history.now() })
-        try {
-          const records = await consumer.poll()
-          history.add({
-            process,
-            type: 'ok',
-            f: 'poll',
-            time: history.now(),
-            reads: records.map((r) => ({
-              partition: r.partition,
-              offset: r.offset,
-              value: new TextDecoder().decode(r.value!),
-            })),
-          })
-        } catch (err) {
-          history.add({ process, type: 'info', f: 'poll', time: history.now(), error: String(err) })
-          await new Promise((r) => setTimeout(r, 100))
-        }
-      }
-    })
+    const consumers = Array.from({ length: CONSUMERS }, (_, c) =>
+      consume(100 + c, c, { cairn, history, random, deadline, partitions: o.partitions }),
+    )
     const progress = setInterval(
-      () => o.progress?.(`${Math.round((o.timeS * 1000 - (deadline - Date.now())) / 1000)} s: ${sent} sends`),
+      () =>
+        log(
+          `${sent} sends, ${acked} acknowledged, ${executor.applied.length}/${schedule.length} nemesis events`,
+        ),
       5000,
     )
     await Promise.all([...producers, ...consumers])
@@ -325,17 +218,14 @@ export async function run(o: RunOptions): Promise<RunResult> {
 
     // Final phase: heal everything, restart what is down, wait for leaders, read every partition.
     for (const t of timers) clearTimeout(t)
-    for (let id = 1; id <= o.nodes; id++) {
-      const c = cluster.procs.get(id)!
-      c.kill('SIGCONT')
-      if (c.exitCode !== null || c.signalCode !== null) cluster.start(id)
-    }
-    o.progress?.('healed; final read of every partition')
+    await chain
+    cluster.healAll()
+    log('healed; final read of every partition')
     const ends = await waitFor(
       'leaders after the heal',
       async () => {
-        await cairn.admin().describeTopic('jepsen')
-        return cairn.admin().listOffsets('jepsen', 'latest')
+        await cairn.admin().describeTopic(TOPIC)
+        return cairn.admin().listOffsets(TOPIC, 'latest')
       },
       FINAL_READ_MS_MAX,
     )
@@ -343,8 +233,8 @@ export async function run(o: RunOptions): Promise<RunResult> {
       history.add({ process: 0, type: 'ok', f: 'hw', time: history.now(), partition, highWatermark: offset })
     }
     const reader = cairn.consumer({ autoOffsetReset: 'earliest', maxWaitMs: 100 })
-    reader.assign(ends.map(({ partition }) => ({ topic: 'jepsen', partition })))
-    for (const { partition } of ends) reader.seek({ topic: 'jepsen', partition }, 'earliest')
+    reader.assign(ends.map(({ partition }) => ({ topic: TOPIC, partition })))
+    for (const { partition } of ends) reader.seek({ topic: TOPIC, partition }, 'earliest')
     const finals = new Map<number, { offset: number; value: string }[]>(
       ends.map(({ partition }) => [partition, []]),
     )
@@ -352,8 +242,8 @@ export async function run(o: RunOptions): Promise<RunResult> {
     let read = 0
     const finalDeadline = Date.now() + FINAL_READ_MS_MAX
     while (read < target && Date.now() < finalDeadline) {
-      for (const r of await reader.poll()) {
-        finals.get(r.partition)!.push({ offset: r.offset, value: new TextDecoder().decode(r.value!) })
+      for (const r of await reader.poll().catch(() => [])) {
+        finals.get(r.partition)!.push({ offset: r.offset, value: decoder.decode(r.value!) })
         read++
       }
     }
@@ -372,16 +262,102 @@ export async function run(o: RunOptions): Promise<RunResult> {
   const names = Object.entries(result.counts)
     .filter(([, n]) => n > 0)
     .map(([name, n]) => `${name}×${n}`)
-  const summary = `ops: ${s.sends}, ok: ${s.ok}, failed: ${s.failed}, indeterminate: ${s.indeterminate}, anomalies: ${result.anomalies.length}${names.length ? ` (${names.join(' ')})` : ''}, report: ${join(o.out, 'results.json')}`
+  const reportPath = join(o.out, 'index.html')
+  const summary = `ops: ${s.sends}, ok: ${s.ok}, failed: ${s.failed}, indeterminate: ${s.indeterminate}, anomalies: ${result.anomalies.length}${names.length ? ` (${names.join(' ')})` : ''}, report: ${reportPath}`
+  const nemesis = windowsOf(
+    executor.applied.map((a) => ({
+      at: a.time,
+      action: a.action,
+      window: a.window,
+      ...(a.label && { label: a.label }),
+    })),
+  )
+  const input = { summary, options, ops: history.ops, nemesis, check: result }
   writeFileSync(
     join(o.out, 'results.json'),
-    `${JSON.stringify({ summary, ok: result.ok, forbidden: result.forbidden, counts: result.counts, stats: s, anomalies: result.anomalies.slice(0, 200) }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        summary,
+        ok: result.ok,
+        forbidden: result.forbidden,
+        counts: result.counts,
+        stats: s,
+        nemesis: executor.applied,
+        figures: reportFigures(input),
+        anomalies: result.anomalies.slice(0, 200),
+      },
+      null,
+      2,
+    )}\n`,
   )
-  return { check: result, history: history.ops, summary }
+  await writeReport(o.out, input)
+  return { check: result, history: history.ops, summary, applied: executor.applied }
 }
 
-export function readSchedule(path: string): NemesisEvent[] {
-  const parsed = JSON.parse(readFileSync(path, 'utf8')) as { schedule?: NemesisEvent[] }
-  if (!Array.isArray(parsed.schedule)) throw new Error(`${path} has no "schedule" array`)
-  return parsed.schedule
+interface ConsumeContext {
+  cairn: Cairn
+  history: History
+  random: () => number
+  deadline: number
+  partitions: number
+}
+
+/**
+ * One consumer process: reads its share of the partitions, and every few seconds "crashes" —
+ * drops its consumer and makes a new one that resumes where the old one stopped (so a skip
+ * across the restart is still a poll-skip), or, now and then, from the earliest offset.
+ */
+async function consume(process: number, c: number, x: ConsumeContext): Promise<void> {
+  const { history } = x
+  const mine = Array.from({ length: x.partitions }, (_, p) => p).filter((p) => p % CONSUMERS === c)
+  const next = new Map<number, number>()
+  let consumer: Consumer | null = null
+  let seek = false
+  let lifeEnds = 0
+  while (Date.now() < x.deadline) {
+    if (consumer === null || Date.now() > lifeEnds) {
+      consumer = x.cairn.consumer({ autoOffsetReset: 'earliest', maxWaitMs: 200 })
+      consumer.assign(mine.map((partition) => ({ topic: TOPIC, partition })))
+      const fromStart = next.size === 0 || x.random() < 0.2
+      for (const partition of mine) {
+        const at = next.get(partition)
+        consumer.seek({ topic: TOPIC, partition }, fromStart || at === undefined ? 'earliest' : at)
+      }
+      seek ||= fromStart
+      lifeEnds = Date.now() + CONSUMER_LIFE_MS * (0.5 + x.random())
+    }
+    history.add({ process, type: 'invoke', f: 'poll', time: history.now(), ...(seek && { seek: true }) })
+    seek = false
+    try {
+      const records = await consumer.poll()
+      history.add({
+        process,
+        type: 'ok',
+        f: 'poll',
+        time: history.now(),
+        reads: records.map((r) => ({
+          partition: r.partition,
+          offset: r.offset,
+          value: decoder.decode(r.value!),
+        })),
+      })
+      for (const r of records) next.set(r.partition, r.offset + 1)
+      for (const partition of mine) {
+        const highWatermark = consumer.highWatermark({ topic: TOPIC, partition })
+        if (highWatermark > 0)
+          history.add({ process, type: 'ok', f: 'hw', time: history.now(), partition, highWatermark })
+      }
+    } catch (err) {
+      history.add({ process, type: 'info', f: 'poll', time: history.now(), error: String(err) })
+      // Its position is unknown now (the checker forgets it too): start over from the earliest.
+      consumer = null
+      next.clear()
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+}
+
+export function readSchedule(path: string, nodes: number): NemesisEvent[] {
+  const parsed = JSON.parse(readFileSync(path, 'utf8')) as { schedule?: unknown }
+  return validateSchedule(parsed.schedule, { nodes })
 }

@@ -64,8 +64,8 @@ class History {
     return this
   }
 
-  hw(partition: number, highWatermark: number): this {
-    this.ops.push({ process: 0, type: 'ok', f: 'hw', time: this.time++, partition, highWatermark })
+  hw(partition: number, highWatermark: number, process = 0): this {
+    this.ops.push({ process, type: 'ok', f: 'hw', time: this.time++, partition, highWatermark })
     return this
   }
 }
@@ -326,6 +326,15 @@ describe('check: one minimal history per anomaly', () => {
     const [a] = expectOnly(check(h.ops, STRICT), 'hw-regression')
     assert.equal(a!.partition, 0)
     assert.deepEqual(a!.offsets, [5, 3])
+  })
+
+  it('hw-regression: per consumer, and the final phase against everything seen', () => {
+    // Two consumers' concurrent polls may finish in either order: no anomaly between them.
+    expectOnly(check(new History().hw(0, 7, 101).hw(0, 5, 102).hw(0, 8, 101).hw(0, 9).ops, STRICT))
+    const own = expectOnly(check(new History().hw(0, 7, 101).hw(0, 6, 101).ops, STRICT), 'hw-regression')
+    assert.deepEqual(own[0]!.offsets, [7, 6])
+    const final = expectOnly(check(new History().hw(0, 7, 101).hw(0, 6).ops, STRICT), 'hw-regression')
+    assert.deepEqual(final[0]!.offsets, [7, 6])
   })
 })
 

@@ -10,11 +10,15 @@ import {
   EARLIEST_TIMESTAMP,
   type FetchPartitionResponse,
   LATEST_TIMESTAMP,
+  type NodeStateRequest,
+  type NodeStateResponse,
+  type OngoingPartitionReassignment,
+  type PartitionResult,
   type ProducePartitionResponse,
   type TopicMetadata,
   type TopicResult,
 } from '@cairn/protocol'
-import { assignReplicas, MetadataError } from './metadata.js'
+import { assignReplicas, hostsOf, MetadataError, type PartitionAssignment } from './metadata.js'
 import type { CairnNode } from './node.js'
 import type { Partition } from './partition.js'
 import { HostError, NotLeaderError } from './raft-host.js'
@@ -68,10 +72,10 @@ const metadata: Handler<'metadata'> = async (node, body) => {
           error: p ? null : 'LEADER_NOT_AVAILABLE',
           leaderId: s ? (s.role === 'leader' ? node.nodeId : s.leaderId) : 0,
           leaderEpoch: s?.term ?? 0,
-          replicas: a.replicas,
           isr: s?.role === 'leader' ? s.isr : [],
           highWatermark: p?.highWatermark ?? 0,
           logStartOffset: p?.logStartOffset ?? 0,
+          ...(a.targetReplicas ? reassignmentOf(a) : { replicas: a.replicas }),
         }
       }),
     }
@@ -222,8 +226,9 @@ async function eachTopic<T extends { name: string }>(
   return out
 }
 
+/** Where new replicas may go: registered nodes that are not decommissioned. */
 function registeredBrokers(node: CairnNode): number[] {
-  return [...node.metadata.brokers.keys()]
+  return node.metadata.placeableBrokers()
 }
 
 const createTopics: Handler<'createTopics'> = async (node, body) => ({
@@ -285,6 +290,80 @@ const initProducerId: Handler<'initProducerId'> = async (node) => {
   return { error: null, producerId: String(r.producerId ?? -1n), producerEpoch: 0 }
 }
 
+/** Kafka's view of a reassignment in progress: every replica, the joining and the leaving ones. */
+function reassignmentOf(a: PartitionAssignment): Omit<OngoingPartitionReassignment, 'partition'> {
+  const target = a.targetReplicas ?? a.replicas
+  return {
+    replicas: hostsOf(a),
+    addingReplicas: target.filter((id) => !a.replicas.includes(id)),
+    removingReplicas: a.replicas.filter((id) => !target.includes(id)),
+  }
+}
+
+/** Per partition of each topic, in order: a failure answers that partition alone. */
+async function eachPartition<P extends { partition: number }>(
+  topics: { name: string; partitions: P[] }[],
+  run: (topic: string, p: P) => Promise<void>,
+): Promise<{ name: string; partitions: PartitionResult[] }[]> {
+  const out = []
+  for (const t of topics) {
+    const partitions: PartitionResult[] = []
+    for (const p of t.partitions) {
+      try {
+        await run(t.name, p)
+        partitions.push({ partition: p.partition, error: null })
+      } catch (err) {
+        const e = errorOf(err)
+        partitions.push({ partition: p.partition, error: e.error, message: e.message })
+      }
+    }
+    out.push({ name: t.name, partitions })
+  }
+  return out
+}
+
+const alterPartitionReassignments: Handler<'alterPartitionReassignments'> = async (node, body) => ({
+  topics: await eachPartition(body.topics, async (name, { partition, replicas }) => {
+    await node.command({ type: 'alterReassignment', name, partition, replicas })
+  }),
+})
+
+const listPartitionReassignments: Handler<'listPartitionReassignments'> = async (node, body) => {
+  const wanted = body.topics && new Map(body.topics.map((t) => [t.name, new Set(t.partitions)]))
+  const topics = new Map<string, OngoingPartitionReassignment[]>()
+  for (const { topic, assignment } of node.metadata.reassignments()) {
+    const partitions = wanted ? wanted.get(topic.name) : undefined
+    if (wanted && !partitions?.has(assignment.partition)) continue
+    const list = topics.get(topic.name) ?? []
+    list.push({ partition: assignment.partition, ...reassignmentOf(assignment) })
+    topics.set(topic.name, list)
+  }
+  return { topics: [...topics].map(([name, partitions]) => ({ name, partitions })) }
+}
+
+/**
+ * On the controller, from a partition's Raft leader: its group's voters. When they are the target
+ * of the reassignment in progress the reassignment is done; the command checks that before it is
+ * proposed and again when it is applied, in case the target moved meanwhile.
+ */
+const alterPartition: Handler<'alterPartition'> = async (node, body) => ({
+  topics: await eachPartition(body.topics, async (name, { partition, replicas }) => {
+    await node.command({ type: 'completeReassignment', name, partition, replicas })
+  }),
+})
+
+const nodeStateHandler =
+  (type: 'decommissionBroker' | 'recommissionBroker') =>
+  async (node: CairnNode, { nodeId }: NodeStateRequest): Promise<NodeStateResponse> => {
+    try {
+      await node.command({ type, nodeId })
+      return { error: null }
+    } catch (err) {
+      const e = errorOf(err)
+      return { error: e.error, message: e.message }
+    }
+  }
+
 const HANDLERS: { [A in ApiName]: Handler<A> } = {
   metadata,
   produce,
@@ -296,6 +375,11 @@ const HANDLERS: { [A in ApiName]: Handler<A> } = {
   describeConfigs,
   alterConfigs,
   initProducerId,
+  alterPartitionReassignments,
+  listPartitionReassignments,
+  alterPartition,
+  decommissionNode: nodeStateHandler('decommissionBroker'),
+  recommissionNode: nodeStateHandler('recommissionBroker'),
 }
 
 export function handle<A extends ApiName>(

@@ -26,3 +26,4 @@ export {
   RaftHost,
   type RaftHostOptions,
 } from './raft-host.js'
+export { isUnsafeTestBug, UNSAFE_TEST_BUGS, type UnsafeTestBug } from './test-bugs.js'

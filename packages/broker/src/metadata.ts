@@ -1,7 +1,8 @@
 /**
  * The cluster's metadata, as KRaft keeps it: a Raft group of its own (the controller group) whose
  * committed entries are commands — register a broker, create or delete a topic, alter its configs,
- * add partitions, hand out producer ids. Every node applies the same commands in the same order,
+ * add partitions, hand out producer ids, reassign a partition's replicas, decommission a node.
+ * Every node applies the same commands in the same order,
  * so every node holds the same metadata. A command is validated on the controller before it is
  * proposed and again when it is applied (the state may have moved in between); a command that
  * fails at apply changes nothing and records why.
@@ -33,8 +34,35 @@ export interface PartitionAssignment {
   partition: number
   /** The Raft group that replicates this partition. */
   group: GroupId
-  /** The first replica is the preferred leader. */
+  /** The first replica is the preferred leader. While a reassignment runs: the replicas it started from. */
   replicas: NodeId[]
+  /**
+   * Present only while a reassignment runs: the replicas it goes to, the first the preferred
+   * leader. The partition's Raft leader moves the group's voters there one server at a time and
+   * reports to the controller, which then makes them `replicas` (completeReassignment).
+   */
+  targetReplicas?: NodeId[]
+}
+
+/** Where a partition is going: its target while a reassignment runs, its replicas otherwise. */
+export function targetOf(a: PartitionAssignment): NodeId[] {
+  return a.targetReplicas ?? a.replicas
+}
+
+/** Every node that hosts a replica of the partition or is about to: the target's, then the leaving ones. */
+export function hostsOf(a: PartitionAssignment): NodeId[] {
+  const target = targetOf(a)
+  return [...target, ...a.replicas.filter((id) => !target.includes(id))]
+}
+
+/** Whether `nodeId` hosts a replica of the partition or is about to (hostsOf without the array). */
+export function isHostOf(a: PartitionAssignment, nodeId: NodeId): boolean {
+  return a.replicas.includes(nodeId) || (a.targetReplicas?.includes(nodeId) ?? false)
+}
+
+/** The same nodes, in any order. */
+export function sameMembers(a: readonly NodeId[], b: readonly NodeId[]): boolean {
+  return a.length === b.length && a.every((id) => b.includes(id))
 }
 
 export interface TopicRecord {
@@ -50,6 +78,13 @@ export type MetadataCommand =
   | { type: 'alterConfigs'; name: string; configs: Record<string, string> }
   | { type: 'createPartitions'; name: string; partitions: number[][] }
   | { type: 'allocateProducerId' }
+  /** Kafka's AlterPartitionReassignments for one partition: a target, or null to cancel. */
+  | { type: 'alterReassignment'; name: string; partition: number; replicas: NodeId[] | null }
+  /** The partition's Raft voters are its target: the reassignment is done. */
+  | { type: 'completeReassignment'; name: string; partition: number; replicas: NodeId[] }
+  /** No new replica goes to the node, and each of its replicas moves to the least-loaded other node. */
+  | { type: 'decommissionBroker'; nodeId: NodeId }
+  | { type: 'recommissionBroker'; nodeId: NodeId }
 
 export class MetadataError extends Error {
   constructor(
@@ -144,9 +179,16 @@ export function assignReplicas(
   return out
 }
 
+export interface Reassignment {
+  topic: TopicRecord
+  assignment: PartitionAssignment & { targetReplicas: NodeId[] }
+}
+
 export class ClusterMetadata {
   readonly brokers = new Map<NodeId, BrokerRegistration>()
   readonly topics = new Map<string, TopicRecord>()
+  /** Nodes that get no new replicas (and whose replicas were moved away when they were decommissioned). */
+  readonly decommissioned = new Set<NodeId>()
   /** Group ids are never reused: a deleted topic's groups stay retired. */
   nextGroupId: GroupId = CONTROLLER_GROUP + 1
   nextProducerId = 1000n
@@ -181,7 +223,110 @@ export class ClusterMetadata {
       }
       case 'allocateProducerId':
         return
+      case 'alterReassignment': {
+        const a = this.requireAssignment(c.name, c.partition)
+        if (c.replicas !== null) this.checkReplicaAssignment(c.replicas)
+        else if (!a.targetReplicas) {
+          throw new MetadataError(
+            'NO_REASSIGNMENT_IN_PROGRESS',
+            `no reassignment of ${c.name}-${c.partition} is in progress`,
+          )
+        }
+        return
+      }
+      case 'completeReassignment': {
+        const a = this.requireAssignment(c.name, c.partition)
+        if (!a.targetReplicas) {
+          throw new MetadataError(
+            'NO_REASSIGNMENT_IN_PROGRESS',
+            `no reassignment of ${c.name}-${c.partition} is in progress`,
+          )
+        }
+        if (!sameMembers(a.targetReplicas, c.replicas)) {
+          throw new MetadataError(
+            'INVALID_REPLICA_ASSIGNMENT',
+            `voters [${c.replicas}] of ${c.name}-${c.partition} are not its target [${a.targetReplicas}]`,
+          )
+        }
+        return
+      }
+      case 'decommissionBroker':
+        this.requireBroker(c.nodeId)
+        this.decommissionPlan(c.nodeId)
+        return
+      case 'recommissionBroker':
+        this.requireBroker(c.nodeId)
+        return
     }
+  }
+
+  private requireAssignment(name: string, partition: number): PartitionAssignment {
+    const t = this.topics.get(name)
+    if (!t) throw new MetadataError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${name}' does not exist`)
+    const a = t.partitions[partition]
+    if (!a)
+      throw new MetadataError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${name}' has no partition ${partition}`)
+    return a
+  }
+
+  private requireBroker(nodeId: NodeId): void {
+    if (!this.brokers.has(nodeId))
+      throw new MetadataError('BROKER_ID_NOT_REGISTERED', `node ${nodeId} is not registered`)
+  }
+
+  /** A reassignment's target: at least one distinct, registered, not decommissioned node. */
+  private checkReplicaAssignment(replicas: NodeId[]): void {
+    const bad = (message: string) => new MetadataError('INVALID_REPLICA_ASSIGNMENT', message)
+    if (replicas.length < 1) throw bad('the target replicas must name at least one node')
+    if (new Set(replicas).size !== replicas.length) throw bad(`replicas [${replicas}] must be distinct`)
+    if (replicas.length > this.brokers.size)
+      throw bad(`${replicas.length} replicas, but the cluster has ${this.brokers.size} nodes`)
+    for (const id of replicas) {
+      if (!this.brokers.has(id)) throw bad(`node ${id} is not registered`)
+      if (this.decommissioned.has(id)) throw bad(`node ${id} is decommissioned`)
+    }
+  }
+
+  /**
+   * The new target of every partition whose target holds `nodeId`: that node replaced by the
+   * least-loaded node (fewest replicas in targets, then the lowest id) that is neither
+   * decommissioned nor already a replica. Deterministic, so every node computes the same plan.
+   */
+  private decommissionPlan(nodeId: NodeId): { assignment: PartitionAssignment; target: NodeId[] }[] {
+    const load = new Map<NodeId, number>([...this.brokers.keys()].map((id) => [id, 0]))
+    for (const t of this.topics.values()) {
+      for (const a of t.partitions) for (const id of targetOf(a)) load.set(id, (load.get(id) ?? 0) + 1)
+    }
+    const eligible = [...this.brokers.keys()].filter((id) => id !== nodeId && !this.decommissioned.has(id))
+    const plan: { assignment: PartitionAssignment; target: NodeId[] }[] = []
+    for (const t of this.topics.values()) {
+      for (const a of t.partitions) {
+        const target = targetOf(a)
+        if (!target.includes(nodeId)) continue
+        let to: NodeId | undefined
+        for (const id of eligible) {
+          if (target.includes(id)) continue
+          if (to === undefined || load.get(id)! < load.get(to)! || (load.get(id) === load.get(to) && id < to))
+            to = id
+        }
+        if (to === undefined) {
+          throw new MetadataError(
+            'INVALID_REPLICA_ASSIGNMENT',
+            `cannot move node ${nodeId}'s replica of ${t.name}-${a.partition}: every other node that is not decommissioned already holds one`,
+          )
+        }
+        load.set(to, load.get(to)! + 1)
+        plan.push({ assignment: a, target: target.map((id) => (id === nodeId ? to : id)) })
+      }
+    }
+    return plan
+  }
+
+  /** Starts (or redirects, or with the current replicas cancels) a reassignment to `target`. */
+  private retarget(a: PartitionAssignment, target: NodeId[]): void {
+    // Only the order (the preferred leader) changes: nothing moves, nothing to wait for.
+    if (!a.targetReplicas && sameMembers(target, a.replicas)) a.replicas = [...target]
+    else a.targetReplicas = [...target]
   }
 
   private checkPartitions(partitions: number[][], existing: number): void {
@@ -201,6 +346,8 @@ export class ClusterMetadata {
       for (const r of replicas) {
         if (!this.brokers.has(r))
           throw new MetadataError('INVALID_REPLICA_ASSIGNMENT', `broker ${r} is not registered`)
+        if (this.decommissioned.has(r))
+          throw new MetadataError('INVALID_REPLICA_ASSIGNMENT', `broker ${r} is decommissioned`)
       }
     }
   }
@@ -233,6 +380,7 @@ export class ClusterMetadata {
 
   private mutate(c: MetadataCommand): ApplyResult {
     this.byGroup = null
+    this.ongoing = null
     switch (c.type) {
       case 'registerBroker':
         this.brokers.set(c.broker.nodeId, { ...c.broker })
@@ -265,7 +413,48 @@ export class ClusterMetadata {
       }
       case 'allocateProducerId':
         return { ok: true, producerId: this.nextProducerId++ }
+      case 'alterReassignment': {
+        const a = this.requireAssignment(c.name, c.partition)
+        this.retarget(a, c.replicas ?? a.replicas)
+        return { ok: true }
+      }
+      case 'completeReassignment': {
+        const a = this.requireAssignment(c.name, c.partition)
+        a.replicas = a.targetReplicas!
+        delete a.targetReplicas
+        return { ok: true }
+      }
+      case 'decommissionBroker': {
+        const plan = this.decommissionPlan(c.nodeId)
+        this.decommissioned.add(c.nodeId)
+        for (const { assignment, target } of plan) this.retarget(assignment, target)
+        return { ok: true }
+      }
+      case 'recommissionBroker':
+        this.decommissioned.delete(c.nodeId)
+        return { ok: true }
     }
+  }
+
+  /** Registered nodes that may take new replicas. */
+  placeableBrokers(): NodeId[] {
+    return [...this.brokers.keys()].filter((id) => !this.decommissioned.has(id))
+  }
+
+  private ongoing: Reassignment[] | null = null
+
+  /** The reassignments in progress. */
+  reassignments(): Reassignment[] {
+    if (!this.ongoing) {
+      this.ongoing = []
+      for (const topic of this.topics.values()) {
+        for (const assignment of topic.partitions) {
+          if (assignment.targetReplicas)
+            this.ongoing.push({ topic, assignment: assignment as Reassignment['assignment'] })
+        }
+      }
+    }
+    return this.ongoing
   }
 
   private byGroup: Map<GroupId, { topic: TopicRecord; assignment: PartitionAssignment }> | null = null

@@ -2,25 +2,46 @@
  * A Cairn node: one LevelDB store, one node-to-node transport, one RaftHost running the
  * controller group (the metadata log, replicated on the first three or five nodes, learned by the
  * others) and a replica of every partition assigned to this node; and the client API.
+ *
+ * Reassignment: a node opens a replica of every partition whose replicas or target hold it (a new
+ * one starts empty; Raft fills it from the leader). The partition's Raft leader moves the group's
+ * voters to the target one server at a time (stepReassignment) and, once they are the target,
+ * reports them to the controller (AlterPartition), which records the reassignment done; the nodes
+ * that left then close their replicas.
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import type { GroupId, NodeId } from '@cairn/raft'
+import type { ApiName, ApiRequest, ApiResponse } from '@cairn/protocol'
+import {
+  type Entry,
+  EntryKind,
+  type GroupId,
+  type MembershipChange,
+  type NodeId,
+  type ReplicaStatus,
+} from '@cairn/raft'
 import { LevelLogStore } from '@cairn/storage'
 import { type Logger, silentLogger, WsTransport } from '@cairn/transport'
+import { handle } from './api-handlers.js'
 import { ClientApiServer } from './api-server.js'
+import { ControllerChannel } from './controller-channel.js'
 import {
   ClusterMetadata,
   CONTROLLER_GROUP,
   decodeCommand,
   encodeCommand,
+  isHostOf,
   type MetadataCommand,
   MetadataError,
+  type PartitionAssignment,
+  type Reassignment,
   type TopicRecord,
+  targetOf,
 } from './metadata.js'
 import { NodeMetrics } from './metrics.js'
 import { DEFAULT_PARTITION_CONFIG, Partition, type PartitionConfig } from './partition.js'
 import { DEFAULT_TICK_MS, HostError, NotLeaderError, RaftHost } from './raft-host.js'
+import type { UnsafeTestBug } from './test-bugs.js'
 
 export interface PeerAddress {
   host: string
@@ -28,6 +49,8 @@ export interface PeerAddress {
   port: number
   /** The node-to-node (Raft) port. */
   raftPort: number
+  /** Where this node dials the peer's Raft transport, when not `host` (e.g. through a proxy). */
+  raftHost?: string
 }
 
 export interface NodeOptions {
@@ -47,10 +70,17 @@ export interface NodeOptions {
   retentionCheckIntervalMs?: number
   /** Kafka's leader.imbalance.check.interval.seconds, in ms: how often preferred leaders are restored. */
   leaderBalanceIntervalMs?: number
+  /** How often a partition leader checks its reassignments in progress (besides after each membership change). */
+  reassignmentCheckIntervalMs?: number
+  /** Deliberate defects, for proving the fault-injection harness fails (test-bugs.ts). */
+  unsafeTestBugs?: UnsafeTestBug[]
 }
 
 export const RETENTION_CHECK_INTERVAL_MS = 300_000
 export const LEADER_BALANCE_INTERVAL_MS = 300_000
+export const REASSIGNMENT_CHECK_INTERVAL_MS = 200
+/** A leader reports a finished reassignment's voters to the controller at most this often. */
+const REASSIGNMENT_REPORT_INTERVAL_MS = 500
 /** A clean stop waits at most this long for leadership to move away. */
 export const LEADERSHIP_HANDOFF_MS_MAX = 3000
 
@@ -81,6 +111,14 @@ export class CairnNode {
   private registrar: NodeJS.Timeout | null = null
   private retention: NodeJS.Timeout | null = null
   private balancer: NodeJS.Timeout | null = null
+  private reassigner: NodeJS.Timeout | null = null
+  private driveScheduled = false
+  /** Per partition group led here and being reassigned: when its leader last reported or handed off. */
+  private readonly reassignSteps = new Map<
+    GroupId,
+    { reportedMs: number; reporting: boolean; handedOffMs: number }
+  >()
+  private readonly controllerChannel = new ControllerChannel()
   private retaining = false
   private registering = false
   private api: ClientApiServer | null = null
@@ -109,7 +147,7 @@ export class CairnNode {
     const raftPeers = new Map(
       [...options.peers]
         .filter(([id]) => id !== options.nodeId)
-        .map(([id, p]) => [id, { host: p.host, port: p.raftPort }] as const),
+        .map(([id, p]) => [id, { host: p.raftHost ?? p.host, port: p.raftPort }] as const),
     )
     const tickMs = options.tickMs ?? DEFAULT_TICK_MS
     const transport = await WsTransport.start({
@@ -125,6 +163,7 @@ export class CairnNode {
       store,
       transport,
       tickMs,
+      unsafeAckBeforeCommit: options.unsafeTestBugs?.includes('ack-before-commit') ?? false,
       raft: {
         electionTicks: options.electionTicks ?? 10,
         ...(options.replicaLagTimeMs !== undefined && { replicaLagTimeMs: options.replicaLagTimeMs }),
@@ -145,6 +184,10 @@ export class CairnNode {
       () => node.runRetention(),
       options.retentionCheckIntervalMs ?? RETENTION_CHECK_INTERVAL_MS,
     )
+    node.reassigner = setInterval(
+      () => node.driveReassignments(),
+      options.reassignmentCheckIntervalMs ?? REASSIGNMENT_CHECK_INTERVAL_MS,
+    )
     logger.info(
       `node ${options.nodeId} up: clients on ${self.host}:${self.port}, raft on ${self.host}:${self.raftPort}`,
     )
@@ -161,6 +204,8 @@ export class CairnNode {
     if (this.registrar) clearInterval(this.registrar)
     if (this.retention) clearInterval(this.retention)
     if (this.balancer) clearInterval(this.balancer)
+    if (this.reassigner) clearInterval(this.reassigner)
+    this.controllerChannel.close()
     await this.handOffLeadership().catch((err: unknown) =>
       this.logger.warn(`leadership hand-off: ${String(err)}`),
     )
@@ -217,9 +262,11 @@ export class CairnNode {
     return assignment && this.partitions.get(assignment.group)
   }
 
-  private onCommitted(group: GroupId, entries: import('@cairn/raft').Entry[]): void {
+  private onCommitted(group: GroupId, entries: Entry[]): void {
     if (group !== CONTROLLER_GROUP) {
       this.partitions.get(group)?.applyCommitted(entries)
+      // A membership change, or a new leader's no-op: a reassignment may take its next step.
+      if (entries.some((e) => e.kind !== EntryKind.normal)) this.scheduleDrive()
       return
     }
     for (const e of entries) {
@@ -241,38 +288,178 @@ export class CairnNode {
     this.reconcile()
   }
 
-  /** Opens a replica of every partition assigned here, closes those of deleted topics, applies configs. */
+  /**
+   * Opens a replica of every partition whose replicas or reassignment target hold this node,
+   * closes the others (deleted topics, replicas moved away), applies configs.
+   */
   private reconcile(): void {
-    const wanted = new Map<GroupId, TopicRecord>()
+    const wanted = new Map<GroupId, { topic: TopicRecord; assignment: PartitionAssignment }>()
     for (const topic of this.metadata.topics.values()) {
-      for (const p of topic.partitions) if (p.replicas.includes(this.nodeId)) wanted.set(p.group, topic)
+      for (const a of topic.partitions) {
+        if (isHostOf(a, this.nodeId)) wanted.set(a.group, { topic, assignment: a })
+      }
     }
-    for (const [group, topic] of wanted) {
+    for (const [group, { topic, assignment }] of wanted) {
       const open = this.partitions.get(group)
       if (open) {
         open.configure(partitionConfigOf(topic))
         continue
       }
       if (this.opening.has(group)) continue
-      const replicas = topic.partitions.find((p) => p.group === group)!.replicas
+      // A replica new to this node starts from the current replicas; one joining a reassignment
+      // is not among them, so it never campaigns before the leader has made it a voter.
       const opening = Partition.open(
         this.host,
         group,
-        { voters: replicas, learners: [] },
+        { voters: assignment.replicas, learners: [] },
         partitionConfigOf(topic),
       )
         .then((partition) => {
+          partition.unsafeServeUncommitted =
+            this.options.unsafeTestBugs?.includes('serve-uncommitted') ?? false
           this.partitions.set(group, partition)
+          if (!this.hostsReplica(group)) this.retire(group)
         })
         .catch((err: unknown) => this.logger.error(`could not open group ${group}: ${String(err)}`))
         .finally(() => this.opening.delete(group))
       this.opening.set(group, opening)
     }
     for (const group of [...this.partitions.keys()]) {
-      if (wanted.has(group)) continue
-      this.host.closeGroup(group)
-      this.partitions.delete(group)
+      if (!wanted.has(group)) this.retire(group)
     }
+    this.scheduleDrive()
+  }
+
+  private hostsReplica(group: GroupId): boolean {
+    const a = this.metadata.partitionOfGroup(group)?.assignment
+    return a !== undefined && isHostOf(a, this.nodeId)
+  }
+
+  /**
+   * Closes a replica this node no longer hosts. Its rows stay in the store, which cannot drop a
+   * group yet; nor may Raft's compaction trim them, for the log is the partition's data: a replica
+   * that comes back must hold the whole log, so the leader sends it what it missed and no more.
+   */
+  private retire(group: GroupId): void {
+    this.host.closeGroup(group)
+    this.partitions.delete(group)
+    this.reassignSteps.delete(group)
+    this.logger.info(`node ${this.nodeId} closed its replica of group ${group}`)
+  }
+
+  private scheduleDrive(): void {
+    if (this.driveScheduled || this.closed) return
+    this.driveScheduled = true
+    setImmediate(() => {
+      this.driveScheduled = false
+      this.driveReassignments()
+    })
+  }
+
+  /** Every reassignment whose partition this node leads goes one step further. */
+  driveReassignments(): void {
+    if (this.closed) return
+    for (const r of this.metadata.reassignments()) {
+      const s = this.host.status(r.assignment.group)
+      if (s?.role === 'leader') this.stepReassignment(r, s)
+    }
+    for (const group of this.reassignSteps.keys()) {
+      if (!this.metadata.partitionOfGroup(group)?.assignment.targetReplicas) this.reassignSteps.delete(group)
+    }
+  }
+
+  /**
+   * One step of a reassignment, derived from nothing but the group's applied membership and the
+   * target, so that a new leader — or this one after a restart — carries on where the last one
+   * stopped: drop a learner the target no longer has; wait for a learner to catch up and become a
+   * voter; add the next missing target replica as a learner; remove a voter the target does not
+   * have, this node last and only after handing leadership to a target replica; once the voters
+   * are the target, report them to the controller. Raft takes one change at a time and refuses
+   * the next until the last is applied (and, on a new leader, until its first entry is).
+   */
+  private stepReassignment({ topic, assignment: a }: Reassignment, s: ReplicaStatus): void {
+    const target = a.targetReplicas
+    const { voters, learners } = s.membership
+    const change = (c: MembershipChange) => {
+      const r = this.host.changeMembership(a.group, c)
+      if (r.ok) this.logger.info(`${topic.name}-${a.partition} toward [${target}]: ${r.message}`)
+    }
+    const unwanted = learners.find((id) => !target.includes(id))
+    if (unwanted !== undefined) return change({ type: 'remove', node: unwanted })
+    const learner = learners[0]
+    if (learner !== undefined) {
+      // Raft promotes a learner that caught up when it answers an append; one that caught up
+      // while the partition was idle gets no more appends to answer, so the step promotes it.
+      if ((s.match.get(learner) ?? 0) >= s.commit) change({ type: 'promote', node: learner })
+      return
+    }
+    const missing = target.find((id) => !voters.includes(id))
+    if (missing !== undefined) return change({ type: 'addLearner', node: missing })
+    const leaving = voters.filter((id) => !target.includes(id))
+    const other = leaving.find((id) => id !== this.nodeId)
+    if (other !== undefined) return change({ type: 'remove', node: other })
+    if (leaving.length > 0) return this.handOffToTarget(a, s)
+    this.reportVoters(topic.name, a, s)
+  }
+
+  private stepState(group: GroupId) {
+    let step = this.reassignSteps.get(group)
+    if (!step) {
+      step = { reportedMs: 0, reporting: false, handedOffMs: 0 }
+      this.reassignSteps.set(group, step)
+    }
+    return step
+  }
+
+  /** The leader is the last voter to leave: leadership goes to an in-sync target replica first. */
+  private handOffToTarget(a: Reassignment['assignment'], s: ReplicaStatus): void {
+    const step = this.stepState(a.group)
+    // A transfer that did not happen expires after an election timeout; then try again.
+    const retryMs = (this.options.electionTicks ?? 10) * (this.options.tickMs ?? DEFAULT_TICK_MS)
+    if (Date.now() - step.handedOffMs < retryMs) return
+    const to = a.targetReplicas.find((id) => s.isr.includes(id) && s.membership.voters.includes(id))
+    if (to === undefined) return
+    step.handedOffMs = Date.now()
+    this.host.transferLeadership(a.group, to)
+    this.logger.info(`group ${a.group}: leadership to node ${to}, which stays in [${a.targetReplicas}]`)
+  }
+
+  /** The voters are the target: the controller records the reassignment done (Kafka's AlterPartition). */
+  private reportVoters(topic: string, a: Reassignment['assignment'], s: ReplicaStatus): void {
+    // Only once this leader's first entry is applied is the membership it sees final: every
+    // config entry of an earlier term is applied by then.
+    if (this.host.log(a.group)?.term(s.applied) !== s.term) return
+    const step = this.stepState(a.group)
+    if (step.reporting || Date.now() - step.reportedMs < REASSIGNMENT_REPORT_INTERVAL_MS) return
+    step.reporting = true
+    step.reportedMs = Date.now()
+    const voters = [...s.membership.voters]
+    this.toController('alterPartition', {
+      brokerId: this.nodeId,
+      topics: [
+        { name: topic, partitions: [{ partition: a.partition, leaderEpoch: s.term, replicas: voters }] },
+      ],
+    })
+      .then((r) => {
+        const p = r.topics[0]?.partitions[0]
+        if (p?.error)
+          this.logger.warn(
+            `${topic}-${a.partition}: voters [${voters}] refused: ${p.error} ${p.message ?? ''}`,
+          )
+        else this.logger.info(`${topic}-${a.partition}: reassignment to [${voters}] done`)
+      })
+      .catch((err: unknown) => this.logger.warn(`${topic}-${a.partition}: reporting voters: ${String(err)}`))
+      .finally(() => {
+        step.reporting = false
+      })
+  }
+
+  /** A request to the controller: answered here if this node is it, else over its client API. */
+  private toController<A extends ApiName>(api: A, body: ApiRequest<A>): Promise<ApiResponse<A>> {
+    if (this.isController()) return handle(this, api, body)
+    const b = this.metadata.brokers.get(this.controllerId())
+    if (!b) return Promise.reject(new HostError('NOT_CONTROLLER', 'no controller is known'))
+    return this.controllerChannel.request(`${b.host}:${b.port}`, api, body)
   }
 
   private ledGroups(): GroupId[] {
@@ -283,7 +470,8 @@ export class CairnNode {
     const led = this.ledGroups()
     for (const group of led) {
       const s = this.host.status(group)!
-      const preferred = this.metadata.partitionOfGroup(group)?.assignment.replicas[0]
+      const a = this.metadata.partitionOfGroup(group)?.assignment
+      const preferred = a && targetOf(a)[0]
       const candidates = s.isr.filter((id) => id !== this.nodeId)
       const to = preferred !== undefined && candidates.includes(preferred) ? preferred : candidates[0]
       if (to !== undefined) this.host.transferLeadership(group, to)
@@ -298,7 +486,9 @@ export class CairnNode {
   balanceLeaders(): void {
     if (this.closed) return
     for (const group of this.ledGroups()) {
-      const preferred = this.metadata.partitionOfGroup(group)?.assignment.replicas[0]
+      // While a reassignment runs, the target's first replica: never back to one that is leaving.
+      const a = this.metadata.partitionOfGroup(group)?.assignment
+      const preferred = a && targetOf(a)[0]
       if (preferred === undefined || preferred === this.nodeId) continue
       if (this.host.status(group)?.isr.includes(preferred)) this.host.transferLeadership(group, preferred)
     }

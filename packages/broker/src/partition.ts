@@ -87,6 +87,8 @@ function headerOf(e: Entry): BatchHeader | undefined {
 
 export class Partition {
   private logEndOffset = 0
+  /** DELIBERATE DEFECT switch (test-bugs.ts): fetch past the high watermark. */
+  unsafeServeUncommitted = false
   /** The leader term the log end offset was computed for; another term must recompute it. */
   private logEndTerm = -1
   private recovering: Promise<void> | null = null
@@ -248,7 +250,14 @@ export class Partition {
     setBaseOffset(stamped, baseOffset)
     setPartitionLeaderEpoch(stamped, term)
     const lastOffset = baseOffset + checked.value.lastOffsetDelta
+    const lastIndexBefore = this.log.lastIndex()
     const appended = this.host.propose(this.group, [stamped], acks === -1 ? 'quorum' : 'local')
+    // Refused before the append (leadership moving, too much uncommitted): it takes no offsets
+    // and no sequence numbers, so a retry is not mistaken for a duplicate.
+    if (this.log.lastIndex() === lastIndexBefore) {
+      await appended
+      throw new HostError('UNKNOWN_SERVER_ERROR', `partition group ${this.group}: the batch was not appended`)
+    }
     // Synchronous since leaderTerm(): no other produce ran between the offset and the append.
     this.logEndOffset = lastOffset + 1
     if (idempotent) this.leaderProducers.record({ ...h, baseOffset })
@@ -262,6 +271,7 @@ export class Partition {
 
   /** The batches from the one holding `offset`, up to `maxBytes` (at least one), below the high watermark. */
   async fetch(offset: number, maxBytes: number): Promise<FetchResult> {
+    if (this.unsafeServeUncommitted) return this.fetchUncommitted(offset, maxBytes)
     const logStartOffset = this.logStartOffset
     const result = { batches: [] as Uint8Array[], highWatermark: this.hw, logStartOffset }
     if (offset < logStartOffset || offset > this.hw) {
@@ -277,6 +287,25 @@ export class Partition {
     for (const e of entries) {
       const h = headerOf(e)
       if (h && h.lastOffset < this.hw) result.batches.push(e.data)
+    }
+    return result
+  }
+
+  /** DELIBERATE DEFECT (test-bugs.ts `serve-uncommitted`): serves the log up to its end, past the high watermark. */
+  private async fetchUncommitted(offset: number, maxBytes: number): Promise<FetchResult> {
+    const end = Math.max(this.hw, this.logEndOffset)
+    const result = { batches: [] as Uint8Array[], highWatermark: end, logStartOffset: this.logStartOffset }
+    if (offset < this.logStartOffset || offset > end) {
+      throw new HostError(
+        'OFFSET_OUT_OF_RANGE',
+        `offset ${offset} is outside [${this.logStartOffset}, ${end}]`,
+      )
+    }
+    if (offset === end) return result
+    const row = await this.log.indexForOffset(offset)
+    if (!row) throw new HostError('OFFSET_OUT_OF_RANGE', `no batch holds offset ${offset}`)
+    for (const e of await this.log.read(row.index, this.log.lastIndex() + 1, maxBytes)) {
+      if (headerOf(e)) result.batches.push(e.data)
     }
     return result
   }

@@ -11,6 +11,7 @@ import type {
   Entry,
   GroupId,
   Membership,
+  MembershipChange,
   NodeId,
   RaftMessage,
   RaftOptions,
@@ -33,6 +34,8 @@ export interface RaftHostOptions {
   random?: () => number
   /** Proposals that may wait for their commit at once, per group. */
   waitersPerGroupMax?: number
+  /** DELIBERATE DEFECT for harness tests (see test-bugs.ts): answer acks=all like acks=1. */
+  unsafeAckBeforeCommit?: boolean
 }
 
 export const DEFAULT_TICK_MS = 100
@@ -158,17 +161,33 @@ export class RaftHost {
     const r = g.raft.propose(data)
     if (!r.ok) {
       if (r.error === 'NOT_LEADER') return Promise.reject(new NotLeaderError(group, r.leaderId))
+      // Leadership is moving (a hand-off, a reassignment): Kafka's answer, which clients retry.
+      if (r.error === 'TRANSFER_IN_PROGRESS') return Promise.reject(new NotLeaderError(group, 0))
       return Promise.reject(new HostError(r.error, r.message))
     }
     this.schedule(group)
     return new Promise((resolve, reject) => {
       const w = { firstIndex: r.firstIndex, lastIndex: r.lastIndex, term: r.term, resolve, reject }
-      if (ack === 'local') g.localWaiters.push(w)
+      if (ack === 'local' || this.options.unsafeAckBeforeCommit) g.localWaiters.push(w)
       else g.waiters.push(w)
     })
   }
 
-  /** Stops hosting `group` (its topic was deleted); its log stays on disk. */
+  /**
+   * One membership change of `group` (leader only): add a learner, promote it, or remove a
+   * member. Refused while the previous change is not applied, or before this leader's first entry
+   * is; the result says why.
+   */
+  changeMembership(group: GroupId, change: MembershipChange): { ok: boolean; message: string } {
+    const g = this.groups.get(group)
+    if (!g) return { ok: false, message: `group ${group} is not hosted here` }
+    const r = g.raft.changeMembership(change)
+    if (r.ok) this.schedule(group)
+    if (r.ok) return { ok: true, message: `${change.type} ${change.node} at index ${r.lastIndex}` }
+    return { ok: false, message: r.error === 'NOT_LEADER' ? 'not the leader' : `${r.error}: ${r.message}` }
+  }
+
+  /** Stops hosting `group` (its topic was deleted, or its replica moved away); its log stays on disk. */
   closeGroup(group: GroupId): void {
     const g = this.groups.get(group)
     if (!g) return

@@ -4,6 +4,8 @@ import fc from 'fast-check'
 import {
   assignReplicas,
   ClusterMetadata,
+  hostsOf,
+  type MetadataCommand,
   MetadataError,
   validateConfigs,
   validateTopicName,
@@ -119,5 +121,95 @@ describe('metadata', () => {
     assert.ok(p1.ok && p2.ok && p2.producerId! === p1.producerId! + 1n)
     assert.equal(m.apply(17, { type: 'deleteTopic', name: 'orders' }).ok, true)
     assert.equal(m.topics.size, 0)
+  })
+
+  it('records reassignment targets, refuses bad ones as Kafka does, and completes them', () => {
+    const m = cluster(4)
+    let index = 10
+    const apply = (c: MetadataCommand) => {
+      const r = m.apply(++index, c)
+      return r.ok ? 'ok' : r.code
+    }
+    apply({ type: 'createTopic', name: 't', partitions: [[1, 2, 3]], configs: {} })
+    const a = () => m.topics.get('t')!.partitions[0]!
+    const reassign = (replicas: number[] | null, name = 't', partition = 0) =>
+      apply({ type: 'alterReassignment', name, partition, replicas })
+    assert.equal(reassign([1, 2, 4], 'nope'), 'UNKNOWN_TOPIC_OR_PARTITION')
+    assert.equal(reassign([1, 2, 4], 't', 1), 'UNKNOWN_TOPIC_OR_PARTITION')
+    for (const bad of [[], [1, 1, 2], [1, 2, 9], [1, 2, 3, 4, 5]])
+      assert.equal(reassign(bad), 'INVALID_REPLICA_ASSIGNMENT', `[${bad}]`)
+    assert.equal(reassign(null), 'NO_REASSIGNMENT_IN_PROGRESS')
+    // Only the order changes: the preferred leader, at once, nothing to move.
+    assert.equal(reassign([3, 2, 1]), 'ok')
+    assert.deepEqual([a().replicas, a().targetReplicas], [[3, 2, 1], undefined])
+    assert.equal(reassign([1, 2, 4]), 'ok')
+    assert.deepEqual(
+      [a().replicas, a().targetReplicas, hostsOf(a())],
+      [
+        [3, 2, 1],
+        [1, 2, 4],
+        [1, 2, 4, 3],
+      ],
+    )
+    assert.deepEqual(
+      m.reassignments().map((r) => r.assignment.partition),
+      [0],
+    )
+    const complete = (replicas: number[]) =>
+      apply({ type: 'completeReassignment', name: 't', partition: 0, replicas })
+    assert.equal(complete([1, 2, 3]), 'INVALID_REPLICA_ASSIGNMENT', 'voters that are not the target')
+    assert.equal(complete([4, 2, 1]), 'ok')
+    assert.deepEqual([a().replicas, a().targetReplicas, m.reassignments().length], [[1, 2, 4], undefined, 0])
+    assert.equal(complete([1, 2, 4]), 'NO_REASSIGNMENT_IN_PROGRESS')
+    // A cancel sends the target back to the replicas; the leader then undoes what it did.
+    assert.equal(reassign([1, 2, 3]), 'ok')
+    assert.equal(reassign(null), 'ok')
+    assert.deepEqual(a().targetReplicas, [1, 2, 4])
+  })
+
+  it('decommissions a node: every replica of it moves to the least-loaded other node, and no new one lands there', () => {
+    const m = cluster(4)
+    let index = 10
+    const apply = (c: MetadataCommand) => {
+      const r = m.apply(++index, c)
+      return r.ok ? 'ok' : r.code
+    }
+    const partitions = assignReplicas([1, 2, 3, 4], 8, 3, 0)
+    apply({ type: 'createTopic', name: 't', partitions, configs: {} })
+    apply({ type: 'createTopic', name: 'single', partitions: [[2]], configs: {} })
+    assert.equal(apply({ type: 'decommissionBroker', nodeId: 9 }), 'BROKER_ID_NOT_REGISTERED')
+    assert.equal(apply({ type: 'decommissionBroker', nodeId: 2 }), 'ok')
+    const all = [...m.topics.values()].flatMap((t) => t.partitions)
+    for (const a of all) {
+      assert.ok(!(a.targetReplicas ?? a.replicas).includes(2), `target [${a.targetReplicas}]`)
+      if (a.replicas.includes(2)) {
+        // Node 2's slot is taken by one other node: the rest keep their places (and the preferred leader).
+        const k = a.replicas.indexOf(2)
+        assert.deepEqual(
+          a.targetReplicas!.filter((_, j) => j !== k),
+          a.replicas.filter((_, j) => j !== k),
+        )
+      }
+    }
+    const load = (id: number) => all.filter((a) => (a.targetReplicas ?? a.replicas).includes(id)).length
+    const loads = [1, 3, 4].map(load)
+    assert.ok(Math.max(...loads) - Math.min(...loads) <= 1, `balanced: ${loads}`)
+    assert.deepEqual(m.placeableBrokers(), [1, 3, 4])
+    assert.equal(
+      apply({ type: 'createTopic', name: 'new', partitions: [[1, 2, 3]], configs: {} }),
+      'INVALID_REPLICA_ASSIGNMENT',
+    )
+    assert.equal(
+      apply({ type: 'alterReassignment', name: 't', partition: 0, replicas: [2, 3, 4] }),
+      'INVALID_REPLICA_ASSIGNMENT',
+    )
+    // Three nodes are left for replication factor 3: one more decommission has nowhere to go.
+    assert.equal(apply({ type: 'decommissionBroker', nodeId: 3 }), 'INVALID_REPLICA_ASSIGNMENT')
+    assert.equal(apply({ type: 'recommissionBroker', nodeId: 2 }), 'ok')
+    assert.deepEqual(m.placeableBrokers(), [1, 2, 3, 4])
+    assert.ok(
+      all.every((a) => !(a.targetReplicas ?? a.replicas).includes(2)),
+      'nothing moves back by itself',
+    )
   })
 })

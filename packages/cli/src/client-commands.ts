@@ -5,20 +5,30 @@
 import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
-import { Cairn } from '@cairn/client'
+import { type Admin, Cairn } from '@cairn/client'
 import { fail, parseIntOption } from './args.js'
 
 export const DEFAULT_BOOTSTRAP = '127.0.0.1:9091'
+/** How long `--wait` waits for a reassignment or a decommission, unless --timeout-ms says otherwise. */
+export const REASSIGN_WAIT_MS = 120_000
+const REASSIGN_POLL_MS = 250
 
 export const TOPIC_USAGE = `usage: cairn topic create NAME --partitions N --replication-factor R [--config k=v ...]
        cairn topic list
        cairn topic describe NAME
        cairn topic alter NAME [--partitions N] [--config k=v ...]
        cairn topic delete NAME
+       cairn topic reassign NAME --partition P (--replicas ID,ID,... | --cancel) [--wait] [--timeout-ms T]
+       cairn topic reassignments
    (all: [--bootstrap host:port], default ${DEFAULT_BOOTSTRAP})
 
 Partitions can be added, never removed. Keyed records map to partitions by murmur2(key) % count,
-so after an increase a key may land in a different partition than before.`
+so after an increase a key may land in a different partition than before.
+
+reassign moves partition P to the nodes --replicas lists (the first is its preferred leader), one
+replica at a time, while writes go on; --cancel sends it back to where it started. With --wait it
+prints the progress and returns once the move is done, or fails after --timeout-ms (default
+${REASSIGN_WAIT_MS} ms; the move goes on). reassignments lists the moves in progress.`
 
 export const PRODUCE_USAGE = `usage: cairn produce TOPIC [--acks 0|1|all] [--key K] [--file F] [--bootstrap host:port]
 
@@ -44,7 +54,41 @@ function parseConfigs(items: string[] | undefined): Record<string, string> {
   return out
 }
 
-async function withClient<T>(bootstrap: string | undefined, run: (c: Cairn) => Promise<T>): Promise<T> {
+/** `1,2,4` → [1, 2, 4]; duplicates are the broker's to refuse (INVALID_REPLICA_ASSIGNMENT). */
+function parseReplicas(value: string): number[] {
+  const ids = value.split(',').map((s) => Number(s.trim()))
+  if (value.trim() === '' || !ids.every((id) => Number.isSafeInteger(id) && id >= 1))
+    fail(`--replicas wants node ids like 1,2,4, got '${value}'`)
+  return ids
+}
+
+/** Polls until the partition's reassignment is done, printing each change; bounded by `timeoutMs`. */
+async function waitForReassignment(admin: Admin, topic: string, partition: number, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs
+  let last = ''
+  for (;;) {
+    const [ongoing] = await admin.listPartitionReassignments([{ topic, partitions: [partition] }])
+    const p = (await admin.describeTopic(topic)).find((x) => x.partition === partition)
+    if (!ongoing) {
+      console.log(`reassignment of ${topic}-${partition} done: replicas ${p?.replicas.join(',') ?? '?'}`)
+      return
+    }
+    const line = `  replicas ${ongoing.replicas.join(',')}  adding ${ongoing.addingReplicas.join(',') || '-'}  removing ${ongoing.removingReplicas.join(',') || '-'}  leader ${p?.leaderId || '-'}  isr ${p?.isr.join(',') || '-'}`
+    if (line !== last) console.log(line)
+    last = line
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${topic}-${partition} is still being reassigned after ${timeoutMs} ms (the move goes on); see 'cairn topic reassignments'`,
+      )
+    }
+    await new Promise((resolve) => setTimeout(resolve, REASSIGN_POLL_MS))
+  }
+}
+
+export async function withClient<T>(
+  bootstrap: string | undefined,
+  run: (c: Cairn) => Promise<T>,
+): Promise<T> {
   const cairn = new Cairn({ bootstrap: bootstrapOf(bootstrap) })
   try {
     return await run(cairn)
@@ -61,6 +105,11 @@ export async function topicCommand(argv: string[]): Promise<void> {
       partitions: { type: 'string' },
       'replication-factor': { type: 'string' },
       config: { type: 'string', multiple: true },
+      partition: { type: 'string' },
+      replicas: { type: 'string' },
+      cancel: { type: 'boolean' },
+      wait: { type: 'boolean' },
+      'timeout-ms': { type: 'string' },
       bootstrap: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -96,8 +145,12 @@ export async function topicCommand(argv: string[]): Promise<void> {
             .join(' ')}`,
         )
         for (const p of partitions) {
+          const moving =
+            p.addingReplicas || p.removingReplicas
+              ? `  adding ${p.addingReplicas?.join(',') || '-'}  removing ${p.removingReplicas?.join(',') || '-'}`
+              : ''
           console.log(
-            `  partition ${p.partition}  leader ${p.leaderId || '-'}  replicas ${p.replicas.join(',')}  isr ${p.isr.join(',') || '-'}  high-watermark ${p.highWatermark}  log-start ${p.logStartOffset}`,
+            `  partition ${p.partition}  leader ${p.leaderId || '-'}  replicas ${p.replicas.join(',')}${moving}  isr ${p.isr.join(',') || '-'}  high-watermark ${p.highWatermark}  log-start ${p.logStartOffset}`,
           )
         }
         return
@@ -121,6 +174,34 @@ export async function topicCommand(argv: string[]): Promise<void> {
         await admin.deleteTopics([needName()])
         console.log(`deleted topic ${name}`)
         return
+      case 'reassign': {
+        const topic = needName()
+        if (values.partition === undefined) fail('cairn topic reassign needs --partition P')
+        const partition = parseIntOption(values.partition, 'partition', 0, 0)
+        if (values.cancel && values.replicas !== undefined) fail('--replicas and --cancel exclude each other')
+        if (!values.cancel && values.replicas === undefined)
+          fail('cairn topic reassign needs --replicas ID,ID,... (or --cancel)')
+        const replicas = values.cancel ? null : parseReplicas(values.replicas!)
+        const timeoutMs = parseIntOption(values['timeout-ms'], 'timeout-ms', REASSIGN_WAIT_MS, 1)
+        await admin.alterPartitionReassignments([{ topic, partition, replicas }])
+        console.log(
+          replicas
+            ? `reassigning ${topic}-${partition} to replicas ${replicas.join(',')}`
+            : `cancelling the reassignment of ${topic}-${partition}`,
+        )
+        if (values.wait) await waitForReassignment(admin, topic, partition, timeoutMs)
+        return
+      }
+      case 'reassignments': {
+        const ongoing = await admin.listPartitionReassignments()
+        if (ongoing.length === 0) console.log('no reassignment in progress')
+        for (const r of ongoing) {
+          console.log(
+            `${r.topic}-${r.partition}  replicas ${r.replicas.join(',')}  adding ${r.addingReplicas.join(',') || '-'}  removing ${r.removingReplicas.join(',') || '-'}`,
+          )
+        }
+        return
+      }
       default:
         fail(`unknown 'cairn topic ${action ?? ''}'; try 'cairn topic --help'`)
     }

@@ -8,19 +8,22 @@ import {
   topicCommand,
 } from './client-commands.js'
 import { CLUSTER_USAGE, clusterCommand } from './cluster-command.js'
+import { NODE_ADMIN_USAGE } from './node-admin-command.js'
 import { NODE_USAGE, nodeCommand } from './node-command.js'
 
 export const USAGE = `usage: cairn <command> [options]     (every command takes --help)
 
   cluster up      a local multi-node cluster in the foreground
-  node start      one node
-  topic           create | list | describe | alter | delete
+  node            start (one node) | decommission | recommission
+  topic           create | list | describe | alter | delete | reassign | reassignments
   produce         send lines as records
   consume         print records
 
 ${CLUSTER_USAGE}
 
 ${NODE_USAGE}
+
+${NODE_ADMIN_USAGE}
 
 ${TOPIC_USAGE}
 

@@ -6,21 +6,33 @@
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { CairnNode, type PeerAddress } from '@cairn/broker'
+import {
+  CairnNode,
+  isUnsafeTestBug,
+  type PeerAddress,
+  UNSAFE_TEST_BUGS,
+  type UnsafeTestBug,
+} from '@cairn/broker'
 import { fail, parseHostPort, parseIntOption, parsePeers } from './args.js'
 import { stderrLogger } from './log.js'
+import { NODE_ADMIN_USAGE, nodeAdminCommand } from './node-admin-command.js'
 
 export const NODE_USAGE = `usage: cairn node start --id N --data DIR --listen HOST:PORT --peers ID@HOST:PORT,...
                         [--secret-file F] [--raft-port-offset 10000] [--tick-ms 100]
                         [--replica-lag-time-max-ms 30000] [--retention-check-interval-ms 300000]
+                        [--raft-peers ID@HOST:PORT,...] [--unsafe-test-bug NAME]
 
 Runs one Cairn node in the foreground. --peers lists every node of the cluster (this one too) by
 its client address; each node's Raft transport listens on its client port + --raft-port-offset.
-The nodes share a cluster secret: --secret-file, or the CAIRN_SECRET environment variable.`
+--raft-peers makes this node dial some peers' Raft transports elsewhere (e.g. through a proxy).
+The nodes share a cluster secret: --secret-file, or the CAIRN_SECRET environment variable.
+--unsafe-test-bug (${UNSAFE_TEST_BUGS.join(', ')}) switches on a deliberate defect, for testing
+the fault-injection harness only; it is refused unless CAIRN_ALLOW_TEST_BUGS=1.`
 
 export const RAFT_PORT_OFFSET = 10_000
 
 export async function nodeCommand(argv: string[]): Promise<void> {
+  if (argv[0] === 'decommission' || argv[0] === 'recommission') return nodeAdminCommand(argv)
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -34,12 +46,15 @@ export async function nodeCommand(argv: string[]): Promise<void> {
       'tick-ms': { type: 'string' },
       'replica-lag-time-max-ms': { type: 'string' },
       'retention-check-interval-ms': { type: 'string' },
+      'raft-peers': { type: 'string' },
+      'unsafe-test-bug': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   })
-  if (values.help) return console.log(NODE_USAGE)
+  if (values.help)
+    return console.log(positionals[0] === 'start' ? NODE_USAGE : `${NODE_USAGE}\n\n${NODE_ADMIN_USAGE}`)
   if (positionals[0] !== 'start')
-    fail(`unknown 'cairn node ${positionals[0] ?? ''}'; try 'cairn node start --help'`)
+    fail(`unknown 'cairn node ${positionals[0] ?? ''}'; try 'cairn node --help'`)
   const nodeId = parseIntOption(values.id, 'id', 0, 1)
   if (!values.data) fail('--data DIR is required')
   if (!values.listen) fail('--listen HOST:PORT is required')
@@ -59,7 +74,26 @@ export async function nodeCommand(argv: string[]): Promise<void> {
   const peers = new Map<number, PeerAddress>(
     [...addresses].map(([id, a]) => [id, { host: a.host, port: a.port, raftPort: a.port + offset }]),
   )
+  if (values['raft-peers']) {
+    for (const [id, a] of parsePeers(values['raft-peers'])) {
+      const peer = peers.get(id)
+      if (!peer || id === nodeId) fail(`--raft-peers: node ${id} is not another node of --peers`)
+      peers.set(id, { ...peer, raftHost: a.host, raftPort: a.port })
+    }
+  }
+  const bugs: UnsafeTestBug[] = []
+  for (const name of values['unsafe-test-bug'] ?? []) {
+    if (!isUnsafeTestBug(name))
+      fail(`--unsafe-test-bug '${name}' is not one of ${UNSAFE_TEST_BUGS.join(', ')}`)
+    if (process.env.CAIRN_ALLOW_TEST_BUGS !== '1')
+      fail(`--unsafe-test-bug ${name} loses data on purpose; it runs only with CAIRN_ALLOW_TEST_BUGS=1`)
+    bugs.push(name)
+  }
   const logger = stderrLogger(`node ${nodeId}`)
+  for (const name of bugs)
+    logger.warn(
+      `UNSAFE TEST BUG ${name} IS ON: this node breaks its guarantees on purpose; never use it for data`,
+    )
   const node = await CairnNode.start({
     nodeId,
     dataDir: values.data,
@@ -75,6 +109,7 @@ export async function nodeCommand(argv: string[]): Promise<void> {
       1,
     ),
     logger,
+    unsafeTestBugs: bugs,
   })
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

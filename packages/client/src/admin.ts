@@ -1,5 +1,14 @@
-/** Topic administration and cluster description, as Kafka's Admin client offers them. */
-import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type TopicResult } from '@cairn/protocol'
+/**
+ * Topic administration, partition reassignment, node decommissioning and cluster description, as
+ * Kafka's Admin client offers them.
+ */
+import {
+  EARLIEST_TIMESTAMP,
+  LATEST_TIMESTAMP,
+  type NodeStateResponse,
+  type PartitionResult,
+  type TopicResult,
+} from '@cairn/protocol'
 import type { ClusterClient, PartitionInfo } from './cluster-client.js'
 import { CairnError } from './errors.js'
 
@@ -21,6 +30,33 @@ function throwIfFailed(what: string, results: TopicResult[]): void {
       bad.error!,
       `${what} '${bad.name}': ${bad.error}${bad.message ? `: ${bad.message}` : ''}`,
     )
+}
+
+/** Where a partition's replicas should be; the first is the preferred leader. null cancels a move in progress. */
+export interface PartitionReassignment {
+  topic: string
+  partition: number
+  replicas: number[] | null
+}
+
+/** A reassignment in progress, as Kafka's listPartitionReassignments shows it. */
+export interface OngoingReassignment {
+  topic: string
+  partition: number
+  /** Every replica while it runs: the target's, then the leaving ones. */
+  replicas: number[]
+  addingReplicas: number[]
+  removingReplicas: number[]
+}
+
+function firstPartitionError(topics: { partitions: PartitionResult[] }[]): string | null {
+  for (const t of topics) for (const p of t.partitions) if (p.error) return p.error
+  return null
+}
+
+function throwIfNodeStateFailed(what: string, nodeId: number, r: NodeStateResponse): void {
+  if (r.error)
+    throw new CairnError(r.error, `${what} node ${nodeId}: ${r.error}${r.message ? `: ${r.message}` : ''}`)
 }
 
 export class Admin {
@@ -83,6 +119,71 @@ export class Admin {
   async describeTopic(topic: string): Promise<PartitionInfo[]> {
     await this.cluster.refreshMetadata([topic])
     return this.cluster.partitions(topic)
+  }
+
+  /**
+   * Kafka's alterPartitionReassignments: moves each partition to its replicas (or, with null,
+   * cancels its move). Returns once the controller has recorded the targets; the partitions' Raft
+   * leaders then move them one replica at a time, and writes go on meanwhile. Throws the first
+   * partition's error (INVALID_REPLICA_ASSIGNMENT, UNKNOWN_TOPIC_OR_PARTITION, ...).
+   */
+  async alterPartitionReassignments(reassignments: PartitionReassignment[]): Promise<void> {
+    const topics = new Map<string, { partition: number; replicas: number[] | null }[]>()
+    for (const { topic, partition, replicas } of reassignments) {
+      const list = topics.get(topic) ?? []
+      list.push({ partition, replicas })
+      topics.set(topic, list)
+    }
+    const r = await this.cluster.admin(
+      'alterPartitionReassignments',
+      { topics: [...topics].map(([name, partitions]) => ({ name, partitions })) },
+      (x) => firstPartitionError(x.topics),
+    )
+    for (const t of r.topics) {
+      const bad = t.partitions.find((p) => p.error)
+      if (bad)
+        throw new CairnError(
+          bad.error!,
+          `reassign ${t.name}-${bad.partition}: ${bad.error}${bad.message ? `: ${bad.message}` : ''}`,
+        )
+    }
+  }
+
+  /** The reassignments in progress, of every topic or of `topics` only. */
+  async listPartitionReassignments(
+    topics?: { topic: string; partitions: number[] }[],
+  ): Promise<OngoingReassignment[]> {
+    const r = await this.cluster.admin(
+      'listPartitionReassignments',
+      { topics: topics ? topics.map((t) => ({ name: t.topic, partitions: t.partitions })) : null },
+      () => null,
+    )
+    return r.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, ...p })))
+  }
+
+  /**
+   * Moves every replica off node `nodeId`, each to the least-loaded node that does not hold one,
+   * and places no new replica there. Returns once the moves are recorded; they run on.
+   */
+  async decommissionNode(nodeId: number): Promise<void> {
+    const r = await this.cluster.admin('decommissionNode', { nodeId }, (x) => x.error)
+    throwIfNodeStateFailed('decommission', nodeId, r)
+  }
+
+  /** Lets new replicas be placed on node `nodeId` again; nothing moves back by itself. */
+  async recommissionNode(nodeId: number): Promise<void> {
+    const r = await this.cluster.admin('recommissionNode', { nodeId }, (x) => x.error)
+    throwIfNodeStateFailed('recommission', nodeId, r)
+  }
+
+  /** The partitions, of every topic (internal ones too), that have or are getting a replica on node `nodeId`. */
+  async partitionsOnNode(nodeId: number): Promise<{ topic: string; partition: number }[]> {
+    const m = await this.cluster.refreshMetadata(null)
+    return m.topics.flatMap((t) =>
+      t.partitions
+        .filter((p) => p.replicas.includes(nodeId))
+        .map((p) => ({ topic: t.name, partition: p.partition })),
+    )
   }
 
   async describeCluster(): Promise<{

@@ -99,9 +99,36 @@ export class ClusterClient {
   async refreshMetadata(topics: string[] | null = null): Promise<MetadataResponse> {
     const answers: MetadataResponse[] = []
     const errors: string[] = []
-    // A node that does not answer soon (stopped, partitioned) must not hold up the others.
+    const asked = new Set<string>()
+    // Two rounds at most: the nodes known, then those their answers name that were not asked (a
+    // first refresh knows only the bootstrap nodes, which need not host every partition).
+    for (let round = 0; round < 2; round++) {
+      const addresses = this.knownAddresses().filter((a) => !asked.has(a))
+      if (addresses.length === 0) break
+      for (const a of addresses) asked.add(a)
+      answers.push(...(await this.askMetadata(addresses, topics, errors)))
+      if (answers.length === 0) break
+      const brokers = mergeMetadata(answers).brokers
+      this.brokers = new Map(brokers.map((b: BrokerAddress) => [b.nodeId, `${b.host}:${b.port}`]))
+    }
+    if (answers.length === 0) {
+      throw new NetworkError(`no node answered metadata (${[...asked].join(', ')}): ${errors[0] ?? ''}`)
+    }
+    const merged = mergeMetadata(answers)
+    if (merged.controllerId) this.controllerId = merged.controllerId
+    for (const t of merged.topics) this.topics.set(t.name, t)
+    return merged
+  }
+
+  /** Metadata from each of `addresses`; a node that does not answer soon (stopped, partitioned) holds up none. */
+  private async askMetadata(
+    addresses: string[],
+    topics: string[] | null,
+    errors: string[],
+  ): Promise<MetadataResponse[]> {
+    const answers: MetadataResponse[] = []
     await Promise.all(
-      this.knownAddresses().map(async (address) => {
+      addresses.map(async (address) => {
         let timer: NodeJS.Timeout | undefined
         try {
           const conn = await this.connection(address)
@@ -119,16 +146,7 @@ export class ClusterClient {
         }
       }),
     )
-    if (answers.length === 0) {
-      throw new NetworkError(
-        `no node answered metadata (${this.knownAddresses().join(', ')}): ${errors[0] ?? ''}`,
-      )
-    }
-    const merged = mergeMetadata(answers)
-    this.brokers = new Map(merged.brokers.map((b: BrokerAddress) => [b.nodeId, `${b.host}:${b.port}`]))
-    if (merged.controllerId) this.controllerId = merged.controllerId
-    for (const t of merged.topics) this.topics.set(t.name, t)
-    return merged
+    return answers
   }
 
   topic(name: string): TopicMetadata | undefined {
@@ -210,11 +228,15 @@ export function mergeMetadata(answers: MetadataResponse[]): MetadataResponse {
         continue
       }
       for (const p of t.partitions) {
-        const k = known.partitions.find((x) => x.partition === p.partition)
-        if (!k) known.partitions.push({ ...p })
+        const k = known.partitions.findIndex((x) => x.partition === p.partition)
+        if (k < 0) known.partitions.push({ ...p })
         // The node that leads a partition is the authority on it; otherwise the newest term wins.
-        else if (p.isr.length > 0 || (k.isr.length === 0 && p.leaderEpoch > k.leaderEpoch))
-          Object.assign(k, p)
+        // Replaced whole: a field one answer has (addingReplicas) must not outlive it.
+        else {
+          const old = known.partitions[k]!
+          if (p.isr.length > 0 || (old.isr.length === 0 && p.leaderEpoch > old.leaderEpoch))
+            known.partitions[k] = { ...p }
+        }
       }
     }
   }

@@ -77,6 +77,11 @@ export class Consumer {
     return this.positions.get(key(tp))?.offset ?? null
   }
 
+  /** The high watermark the last fetch of `tp` reported (0 before any). */
+  highWatermark(tp: TopicPartition): number {
+    return this.positions.get(key(tp))?.highWatermark ?? 0
+  }
+
   /** Records between each position and its partition's high watermark (Kafka's records-lag). */
   lag(): Map<string, number> {
     const out = new Map<string, number>()

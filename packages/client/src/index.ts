@@ -6,7 +6,12 @@ export {
   PartitionQueue,
   RecordAccumulator,
 } from './accumulator.js'
-export { Admin, type NewTopic } from './admin.js'
+export {
+  Admin,
+  type NewTopic,
+  type OngoingReassignment,
+  type PartitionReassignment,
+} from './admin.js'
 export {
   type PendingRecord,
   ProducerBatch,

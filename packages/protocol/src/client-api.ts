@@ -37,6 +37,10 @@ export interface PartitionMetadata {
   isr: number[]
   highWatermark: number
   logStartOffset: number
+  /** While a reassignment runs (then `replicas` holds the target's and the leaving ones): the joining replicas. */
+  addingReplicas?: number[]
+  /** While a reassignment runs: the replicas that leave once it is done. */
+  removingReplicas?: number[]
 }
 
 export interface TopicMetadata {
@@ -168,6 +172,73 @@ export interface AlterConfigsResponse {
   topics: TopicResult[]
 }
 
+// ---- Partition reassignment (Kafka's AlterPartitionReassignments, ListPartitionReassignments) --
+
+export interface PartitionResult {
+  partition: number
+  error: ApiErrorName
+  message?: string
+}
+
+export interface AlterPartitionReassignmentsRequest {
+  /**
+   * Per partition its target replicas, the first the preferred leader; null cancels the
+   * reassignment in progress (the partition goes back to the replicas it had before).
+   */
+  topics: { name: string; partitions: { partition: number; replicas: number[] | null }[] }[]
+}
+
+export interface AlterPartitionReassignmentsResponse {
+  topics: { name: string; partitions: PartitionResult[] }[]
+}
+
+export interface ListPartitionReassignmentsRequest {
+  /** null: every topic. */
+  topics: { name: string; partitions: number[] }[] | null
+}
+
+/** A reassignment in progress, as Kafka lists it. */
+export interface OngoingPartitionReassignment {
+  partition: number
+  /** Every replica while it runs: the target's, then those being removed. */
+  replicas: number[]
+  addingReplicas: number[]
+  removingReplicas: number[]
+}
+
+export interface ListPartitionReassignmentsResponse {
+  topics: { name: string; partitions: OngoingPartitionReassignment[] }[]
+}
+
+/**
+ * Node to controller (Kafka's AlterPartition): a partition's Raft leader reports the voters of
+ * its group; when they are the target of the reassignment in progress, the controller records it
+ * finished. Not for clients.
+ */
+export interface AlterPartitionRequest {
+  /** The reporting leader. */
+  brokerId: number
+  topics: {
+    name: string
+    partitions: { partition: number; leaderEpoch: number; replicas: number[] }[]
+  }[]
+}
+
+export interface AlterPartitionResponse {
+  topics: { name: string; partitions: PartitionResult[] }[]
+}
+
+// ---- Node decommissioning (as Redpanda's brokers decommission / recommission) ---------------
+
+export interface NodeStateRequest {
+  nodeId: number
+}
+
+export interface NodeStateResponse {
+  error: ApiErrorName
+  message?: string
+}
+
 // ---- Idempotent producers ------------------------------------------------------------------
 
 export type InitProducerIdRequest = Record<string, never>
@@ -181,6 +252,168 @@ export interface InitProducerIdResponse {
 
 // ---- The API table -------------------------------------------------------------------------
 
+// ---- Consumer groups (Kafka's classic group protocol) -----------------------------------------
+
+/** Kafka's internal topic of committed offsets and group metadata. */
+export const OFFSETS_TOPIC = '__consumer_offsets'
+
+/** Which node coordinates `key` (a group id): the leader of its `__consumer_offsets` partition. */
+export interface FindCoordinatorRequest {
+  key: string
+}
+
+export interface FindCoordinatorResponse {
+  error: ApiErrorName
+  message?: string
+  nodeId: number
+  host: string
+  port: number
+  /** The `__consumer_offsets` partition that holds the group. */
+  partition: number
+}
+
+export interface GroupProtocolMetadata {
+  /** An assignor's name: range, roundrobin, cooperative-sticky. */
+  name: string
+  /** The member's subscription, in the consumer protocol's encoding. */
+  metadata: Uint8Array
+}
+
+export interface JoinGroupRequest {
+  groupId: string
+  /** '' on a member's first join: the answer is MEMBER_ID_REQUIRED with the id to use. */
+  memberId: string
+  clientId: string
+  sessionTimeoutMs: number
+  rebalanceTimeoutMs: number
+  /** 'consumer' for consumers. */
+  protocolType: string
+  /** In the member's order of preference. */
+  protocols: GroupProtocolMetadata[]
+}
+
+export interface JoinGroupResponse {
+  error: ApiErrorName
+  message?: string
+  /** -1 on an error. */
+  generationId: number
+  protocolName: string | null
+  leader: string
+  memberId: string
+  /** The leader gets every member with its metadata for the chosen protocol; followers get []. */
+  members: { memberId: string; metadata: Uint8Array }[]
+}
+
+export interface SyncGroupRequest {
+  groupId: string
+  generationId: number
+  memberId: string
+  /** The leader's assignment per member; followers send []. */
+  assignments: { memberId: string; assignment: Uint8Array }[]
+}
+
+export interface SyncGroupResponse {
+  error: ApiErrorName
+  message?: string
+  assignment: Uint8Array
+}
+
+export interface HeartbeatRequest {
+  groupId: string
+  generationId: number
+  memberId: string
+}
+
+export interface HeartbeatResponse {
+  error: ApiErrorName
+  message?: string
+}
+
+export interface LeaveGroupRequest {
+  groupId: string
+  memberIds: string[]
+}
+
+export interface LeaveGroupResponse {
+  error: ApiErrorName
+  message?: string
+  members: { memberId: string; error: ApiErrorName }[]
+}
+
+export interface OffsetCommitRequest {
+  groupId: string
+  /** -1 with memberId '' for a standalone commit (allowed while the group is empty). */
+  generationId: number
+  memberId: string
+  topics: { name: string; partitions: { partition: number; offset: number; metadata?: string }[] }[]
+}
+
+export interface OffsetCommitResponse {
+  error: ApiErrorName
+  message?: string
+  topics: { name: string; partitions: PartitionResult[] }[]
+}
+
+export interface OffsetFetchRequest {
+  groupId: string
+  /** null: every partition the group has committed. */
+  topics: { name: string; partitions: number[] }[] | null
+}
+
+export interface OffsetFetchResponse {
+  error: ApiErrorName
+  message?: string
+  /** offset -1: nothing committed. */
+  topics: {
+    name: string
+    partitions: { partition: number; offset: number; metadata: string; error: ApiErrorName }[]
+  }[]
+}
+
+export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead'
+
+export interface DescribedGroup {
+  groupId: string
+  error: ApiErrorName
+  state: GroupState
+  protocolType: string
+  protocol: string
+  members: {
+    memberId: string
+    clientId: string
+    clientHost: string
+    /** The consumer protocol's encodings, as the members sent them. */
+    subscription: Uint8Array
+    assignment: Uint8Array
+  }[]
+  /** Committed offsets with the log-end offsets this node knows (-1: unknown) and their lag. */
+  offsets: { topic: string; partition: number; committed: number; logEndOffset: number; lag: number }[]
+}
+
+export interface DescribeGroupsRequest {
+  groups: string[]
+}
+
+export interface DescribeGroupsResponse {
+  groups: DescribedGroup[]
+}
+
+/** The groups this node coordinates (a client asks every node). */
+export type ListGroupsRequest = Record<string, never>
+
+export interface ListGroupsResponse {
+  error: ApiErrorName
+  groups: { groupId: string; protocolType: string; state: GroupState }[]
+}
+
+export interface DeleteGroupsRequest {
+  groups: string[]
+}
+
+export interface DeleteGroupsResponse {
+  results: { groupId: string; error: ApiErrorName; message?: string }[]
+}
+
 export interface ApiTypes {
   metadata: [MetadataRequest, MetadataResponse]
   produce: [ProduceRequest, ProduceResponse]
@@ -192,6 +425,23 @@ export interface ApiTypes {
   describeConfigs: [DescribeConfigsRequest, DescribeConfigsResponse]
   alterConfigs: [AlterConfigsRequest, AlterConfigsResponse]
   initProducerId: [InitProducerIdRequest, InitProducerIdResponse]
+  alterPartitionReassignments: [AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse]
+  listPartitionReassignments: [ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse]
+  alterPartition: [AlterPartitionRequest, AlterPartitionResponse]
+  /** Moves every replica off the node, and places no new one there. */
+  decommissionNode: [NodeStateRequest, NodeStateResponse]
+  /** Lets new replicas be placed on the node again; nothing moves back by itself. */
+  recommissionNode: [NodeStateRequest, NodeStateResponse]
+  findCoordinator: [FindCoordinatorRequest, FindCoordinatorResponse]
+  joinGroup: [JoinGroupRequest, JoinGroupResponse]
+  syncGroup: [SyncGroupRequest, SyncGroupResponse]
+  heartbeat: [HeartbeatRequest, HeartbeatResponse]
+  leaveGroup: [LeaveGroupRequest, LeaveGroupResponse]
+  offsetCommit: [OffsetCommitRequest, OffsetCommitResponse]
+  offsetFetch: [OffsetFetchRequest, OffsetFetchResponse]
+  describeGroups: [DescribeGroupsRequest, DescribeGroupsResponse]
+  listGroups: [ListGroupsRequest, ListGroupsResponse]
+  deleteGroups: [DeleteGroupsRequest, DeleteGroupsResponse]
 }
 
 export type ApiName = keyof ApiTypes
@@ -209,6 +459,21 @@ export const API_NAMES: readonly ApiName[] = [
   'describeConfigs',
   'alterConfigs',
   'initProducerId',
+  'alterPartitionReassignments',
+  'listPartitionReassignments',
+  'alterPartition',
+  'decommissionNode',
+  'recommissionNode',
+  'findCoordinator',
+  'joinGroup',
+  'syncGroup',
+  'heartbeat',
+  'leaveGroup',
+  'offsetCommit',
+  'offsetFetch',
+  'describeGroups',
+  'listGroups',
+  'deleteGroups',
 ]
 
 export interface RequestEnvelope<A extends ApiName = ApiName> {

@@ -41,6 +41,8 @@ export const topicsPerRequestMax = 16_384
 export const partitionsPerTopicMax = 16_384
 /** Brokers in a metadata response. */
 export const brokersMax = 1_024
+/** Node ids in a partition's requested replica list (a Raft group's members, at most). */
+export const replicasPerPartitionMax = membersMax
 /** Entries in one `configs` map. */
 export const configEntriesMax = 1_024
 /** Kafka's limit on a topic name. */
@@ -69,6 +71,7 @@ export interface ClientLimits {
   partitionsPerTopicMax: number
   brokersMax: number
   configEntriesMax: number
+  replicasPerPartitionMax: number
 }
 
 export const defaultClientLimits: Readonly<ClientLimits> = Object.freeze({
@@ -78,6 +81,7 @@ export const defaultClientLimits: Readonly<ClientLimits> = Object.freeze({
   partitionsPerTopicMax,
   brokersMax,
   configEntriesMax,
+  replicasPerPartitionMax,
 })
 
 type Limit = Exclude<keyof ClientLimits, 'requestBytesMax' | 'responseBytesMax'>
@@ -185,6 +189,14 @@ const freeText = string(messageCharsMax, 'messageCharsMax', { truncate: true })
 const topicResult = record({ name: topicName, error: errorName, message: optional(freeText) })
 const topicResults = record({ topics: array(topicResult, 'topicsPerRequestMax') })
 const topicNames = record({ topics: array(topicName, 'topicsPerRequestMax') })
+const partitionResult = record({ partition, error: errorName, message: optional(freeText) })
+/**
+ * Replicas a client asks for: positive node ids, duplicates allowed here, so that the broker
+ * answers that partition with INVALID_REPLICA_ASSIGNMENT, as Kafka does.
+ */
+const requestedReplicas = array(nodeId, 'replicasPerPartitionMax')
+const nodeState = record({ nodeId })
+const nodeStateResult = record({ error: errorName, message: optional(freeText) })
 
 /** Topics, each with its partitions: the shape of produce, fetch and list offsets, both ways. */
 const byTopic = <P>(partitionSchema: Schema<P>) =>
@@ -233,6 +245,23 @@ const requestSchemas: { readonly [A in ApiName]: Schema<ApiRequest<A>> } = {
     topics: array(record({ name: topicName, configs }), 'topicsPerRequestMax'),
   }),
   initProducerId: record({}),
+  alterPartitionReassignments: record({
+    topics: byTopic(record({ partition, replicas: nullable(requestedReplicas) })),
+  }),
+  listPartitionReassignments: record({
+    topics: nullable(
+      array(
+        record({ name: topicName, partitions: array(partition, 'partitionsPerTopicMax') }),
+        'topicsPerRequestMax',
+      ),
+    ),
+  }),
+  alterPartition: record({
+    brokerId: nodeId,
+    topics: byTopic(record({ partition, leaderEpoch: int(0, safeMax), replicas: nodeIds })),
+  }),
+  decommissionNode: nodeState,
+  recommissionNode: nodeState,
 }
 
 const responseSchemas: { readonly [A in ApiName]: Schema<ApiResponse<A>> } = {
@@ -261,6 +290,8 @@ const responseSchemas: { readonly [A in ApiName]: Schema<ApiResponse<A>> } = {
             isr: nodeIds,
             highWatermark: offsetOrNone,
             logStartOffset: offsetOrNone,
+            addingReplicas: optional(nodeIds),
+            removingReplicas: optional(nodeIds),
           }),
           'partitionsPerTopicMax',
         ),
@@ -310,6 +341,15 @@ const responseSchemas: { readonly [A in ApiName]: Schema<ApiResponse<A>> } = {
   }),
   alterConfigs: topicResults,
   initProducerId: record({ error: errorName, producerId: int64String, producerEpoch: int(-1, 0x7fff) }),
+  alterPartitionReassignments: record({ topics: byTopic(partitionResult) }),
+  listPartitionReassignments: record({
+    topics: byTopic(
+      record({ partition, replicas: nodeIds, addingReplicas: nodeIds, removingReplicas: nodeIds }),
+    ),
+  }),
+  alterPartition: record({ topics: byTopic(partitionResult) }),
+  decommissionNode: nodeStateResult,
+  recommissionNode: nodeStateResult,
 }
 
 const envelopeError = errorName

@@ -45,9 +45,12 @@ export const ErrorCode = table({
   TOPIC_ALREADY_EXISTS: [36, false],
   INVALID_PARTITIONS: [37, false],
   INVALID_REPLICATION_FACTOR: [38, false],
+  INVALID_REPLICA_ASSIGNMENT: [39, false],
   NOT_CONTROLLER: [41, true],
   OUT_OF_ORDER_SEQUENCE_NUMBER: [45, false],
   MEMBER_ID_REQUIRED: [79, false],
+  NO_REASSIGNMENT_IN_PROGRESS: [85, false],
+  BROKER_ID_NOT_REGISTERED: [102, false],
 })
 
 export type ErrorName = keyof typeof ErrorCode

@@ -80,6 +80,11 @@ const nodeIdsArb = fc.uniqueArray(nodeIdArb, { maxLength: 7 })
 const list = <T>(item: fc.Arbitrary<T>) => fc.array(item, { maxLength: 4 })
 const byTopic = <P>(partition: fc.Arbitrary<P>) =>
   list(fc.record({ name: topicNameArb, partitions: list(partition) }))
+const partitionResultArb = fc.record(
+  { partition: partitionArb, error: errorArb, message: messageArb },
+  { requiredKeys: ['partition', 'error'] },
+)
+const nodeStateResultArb = fc.record({ error: errorArb, message: messageArb }, { requiredKeys: ['error'] })
 const topicResultsArb = fc.record({
   topics: list(
     fc.record(
@@ -127,6 +132,26 @@ const requestArbs: { [A in ApiName]: fc.Arbitrary<ApiRequest<A>> } = {
   describeConfigs: fc.record({ topics: list(topicNameArb) }),
   alterConfigs: fc.record({ topics: list(fc.record({ name: topicNameArb, configs: configsArb })) }),
   initProducerId: fc.constant({}),
+  alterPartitionReassignments: fc.record({
+    topics: byTopic(
+      fc.record({
+        partition: partitionArb,
+        // Duplicates pass the codec: the broker answers INVALID_REPLICA_ASSIGNMENT for them.
+        replicas: fc.option(fc.array(nodeIdArb, { maxLength: 7 }), { nil: null }),
+      }),
+    ),
+  }),
+  listPartitionReassignments: fc.record({
+    topics: fc.option(list(fc.record({ name: topicNameArb, partitions: list(partitionArb) })), { nil: null }),
+  }),
+  alterPartition: fc.record({
+    brokerId: nodeIdArb,
+    topics: byTopic(
+      fc.record({ partition: partitionArb, leaderEpoch: intArb(0, safeMax), replicas: nodeIdsArb }),
+    ),
+  }),
+  decommissionNode: fc.record({ nodeId: nodeIdArb }),
+  recommissionNode: fc.record({ nodeId: nodeIdArb }),
 }
 
 const responseArbs: { [A in ApiName]: fc.Arbitrary<ApiResponse<A>> } = {
@@ -145,16 +170,32 @@ const responseArbs: { [A in ApiName]: fc.Arbitrary<ApiResponse<A>> } = {
         name: topicNameArb,
         error: errorArb,
         partitions: list(
-          fc.record({
-            partition: partitionArb,
-            error: errorArb,
-            leaderId: leaderIdArb,
-            leaderEpoch: intArb(-1, safeMax),
-            replicas: nodeIdsArb,
-            isr: nodeIdsArb,
-            highWatermark: offsetOrNoneArb,
-            logStartOffset: offsetOrNoneArb,
-          }),
+          fc.record(
+            {
+              partition: partitionArb,
+              error: errorArb,
+              leaderId: leaderIdArb,
+              leaderEpoch: intArb(-1, safeMax),
+              replicas: nodeIdsArb,
+              isr: nodeIdsArb,
+              highWatermark: offsetOrNoneArb,
+              logStartOffset: offsetOrNoneArb,
+              addingReplicas: nodeIdsArb,
+              removingReplicas: nodeIdsArb,
+            },
+            {
+              requiredKeys: [
+                'partition',
+                'error',
+                'leaderId',
+                'leaderEpoch',
+                'replicas',
+                'isr',
+                'highWatermark',
+                'logStartOffset',
+              ],
+            },
+          ),
         ),
       }),
     ),
@@ -207,6 +248,20 @@ const responseArbs: { [A in ApiName]: fc.Arbitrary<ApiResponse<A>> } = {
     producerId: fc.oneof(fc.constant('-1'), fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }).map(String)),
     producerEpoch: intArb(-1, 0x7fff),
   }),
+  alterPartitionReassignments: fc.record({ topics: byTopic(partitionResultArb) }),
+  listPartitionReassignments: fc.record({
+    topics: byTopic(
+      fc.record({
+        partition: partitionArb,
+        replicas: nodeIdsArb,
+        addingReplicas: nodeIdsArb,
+        removingReplicas: nodeIdsArb,
+      }),
+    ),
+  }),
+  alterPartition: fc.record({ topics: byTopic(partitionResultArb) }),
+  decommissionNode: nodeStateResultArb,
+  recommissionNode: nodeStateResultArb,
 }
 
 const requestArb = <A extends ApiName>(api: A): fc.Arbitrary<RequestEnvelope<A>> =>
@@ -410,6 +465,24 @@ const requestBases: { [A in ApiName]: ApiRequest<A> } = {
   describeConfigs: { topics: ['a'] },
   alterConfigs: { topics: [{ name: 'a', configs: { 'cleanup.policy': 'compact' } }] },
   initProducerId: {},
+  alterPartitionReassignments: {
+    topics: [
+      {
+        name: 'a',
+        partitions: [
+          { partition: 0, replicas: [1, 2, 4] },
+          { partition: 1, replicas: null },
+        ],
+      },
+    ],
+  },
+  listPartitionReassignments: { topics: [{ name: 'a', partitions: [0, 1] }] },
+  alterPartition: {
+    brokerId: 1,
+    topics: [{ name: 'a', partitions: [{ partition: 0, leaderEpoch: 3, replicas: [1, 2, 4] }] }],
+  },
+  decommissionNode: { nodeId: 2 },
+  recommissionNode: { nodeId: 2 },
 }
 
 const responseBases: { [A in ApiName]: ApiResponse<A> } = {
@@ -463,6 +536,28 @@ const responseBases: { [A in ApiName]: ApiResponse<A> } = {
   describeConfigs: { topics: [{ name: 'a', error: null, configs: { 'retention.ms': '1000' } }] },
   alterConfigs: { topics: [{ name: 'a', error: null }] },
   initProducerId: { error: null, producerId: '9223372036854775807', producerEpoch: 0 },
+  alterPartitionReassignments: {
+    topics: [
+      {
+        name: 'a',
+        partitions: [
+          { partition: 0, error: null },
+          { partition: 1, error: 'INVALID_REPLICA_ASSIGNMENT', message: 'broker 9 is not registered' },
+        ],
+      },
+    ],
+  },
+  listPartitionReassignments: {
+    topics: [
+      {
+        name: 'a',
+        partitions: [{ partition: 0, replicas: [1, 2, 4, 3], addingReplicas: [4], removingReplicas: [3] }],
+      },
+    ],
+  },
+  alterPartition: { topics: [{ name: 'a', partitions: [{ partition: 0, error: null }] }] },
+  decommissionNode: { error: null },
+  recommissionNode: { error: 'BROKER_ID_NOT_REGISTERED', message: 'node 9 is not registered' },
 }
 
 type Tree = Record<string, unknown>
@@ -688,6 +783,50 @@ const requestCases: Case[] = [
   ],
   ['initProducerId', setting('transactionalId', 'x'), 'initProducerId: unexpected key "transactionalId"'],
   ['initProducerId', enveloping('body', []), 'initProducerId: expected a map, got array(0)'],
+  [
+    'alterPartitionReassignments',
+    setting('topics[0].partitions[0].replicas[1]', 0),
+    'alterPartitionReassignments.topics[0].partitions[0].replicas[1]: expected a positive node id, got 0',
+  ],
+  [
+    'alterPartitionReassignments',
+    setting('topics[0].partitions[0].replicas', [1, 2, 3]),
+    'alterPartitionReassignments.topics[0].partitions[0].replicas: 3 entries exceed replicasPerPartitionMax 2',
+    { replicasPerPartitionMax: 2 },
+  ],
+  [
+    'alterPartitionReassignments',
+    setting('topics[0].partitions[1].replicas', undefined),
+    'alterPartitionReassignments.topics[0].partitions[1].replicas: missing',
+  ],
+  [
+    'alterPartitionReassignments',
+    setting('topics[0].partitions[0].replicas', '1,2,4'),
+    'alterPartitionReassignments.topics[0].partitions[0].replicas: expected null or an array, got "1,2,4"',
+  ],
+  [
+    'listPartitionReassignments',
+    setting('topics[0].partitions[0]', -1),
+    'listPartitionReassignments.topics[0].partitions[0]: expected an integer in 0..2^31-1, got -1',
+  ],
+  [
+    'listPartitionReassignments',
+    setting('topics', 'a'),
+    'listPartitionReassignments.topics: expected null or an array, got "a"',
+  ],
+  [
+    'alterPartition',
+    setting('topics[0].partitions[0].replicas', [1, 1]),
+    'alterPartition.topics[0].partitions[0].replicas: duplicate node id',
+  ],
+  ['alterPartition', setting('brokerId', 0), 'alterPartition.brokerId: expected a positive node id, got 0'],
+  [
+    'decommissionNode',
+    setting('nodeId', '2'),
+    'decommissionNode.nodeId: expected a positive node id, got "2"',
+  ],
+  ['decommissionNode', setting('force', true), 'decommissionNode: unexpected key "force"'],
+  ['recommissionNode', setting('nodeId', undefined), 'recommissionNode.nodeId: missing'],
 ]
 
 const responseCases: Case[] = [
@@ -864,6 +1003,28 @@ const responseCases: Case[] = [
     setting('producerEpoch', 40_000),
     'initProducerIdResponse.producerEpoch: expected an integer in -1..32767, got 40000',
   ],
+  [
+    'metadata',
+    setting('topics[0].partitions[0].addingReplicas', [4, 4]),
+    'metadataResponse.topics[0].partitions[0].addingReplicas: duplicate node id',
+  ],
+  [
+    'alterPartitionReassignments',
+    setting('topics[0].partitions[0].error', 'oops'),
+    'alterPartitionReassignmentsResponse.topics[0].partitions[0].error: expected null or an error name like NOT_LEADER_OR_FOLLOWER, got "oops"',
+  ],
+  [
+    'listPartitionReassignments',
+    setting('topics[0].partitions[0].addingReplicas', undefined),
+    'listPartitionReassignmentsResponse.topics[0].partitions[0].addingReplicas: missing',
+  ],
+  [
+    'alterPartition',
+    setting('topics[0].partitions[0].leaderId', 1),
+    'alterPartitionResponse.topics[0].partitions[0]: unexpected key "leaderId"',
+  ],
+  ['decommissionNode', setting('error', undefined), 'decommissionNodeResponse.error: missing'],
+  ['recommissionNode', setting('message', 7), 'recommissionNodeResponse.message: expected a string, got 7'],
 ]
 
 /** A fresh copy of a base, so cases never see each other's edits. */

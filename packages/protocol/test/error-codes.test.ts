@@ -27,9 +27,12 @@ describe('Kafka error codes', () => {
       TOPIC_ALREADY_EXISTS: 36,
       INVALID_PARTITIONS: 37,
       INVALID_REPLICATION_FACTOR: 38,
+      INVALID_REPLICA_ASSIGNMENT: 39,
       NOT_CONTROLLER: 41,
       OUT_OF_ORDER_SEQUENCE_NUMBER: 45,
       MEMBER_ID_REQUIRED: 79,
+      NO_REASSIGNMENT_IN_PROGRESS: 85,
+      BROKER_ID_NOT_REGISTERED: 102,
     }
     for (const [name, code] of Object.entries(expected)) {
       assert.equal(ErrorCode[name as keyof typeof ErrorCode].code, code, name)
