@@ -13,6 +13,7 @@ const PACKAGES = [
   'packages/transport',
   'packages/broker',
   'packages/client',
+  'packages/lag',
   'packages/cli',
   'jepsen-like',
 ]

@@ -12,12 +12,14 @@ import {
   LATEST_TIMESTAMP,
   type NodeStateRequest,
   type NodeStateResponse,
+  OFFSETS_TOPIC,
   type OngoingPartitionReassignment,
   type PartitionResult,
   type ProducePartitionResponse,
   type TopicMetadata,
   type TopicResult,
 } from '@cairn/protocol'
+import { GROUP_HANDLERS, type RequestContext } from './group-handlers.js'
 import { assignReplicas, hostsOf, MetadataError, type PartitionAssignment } from './metadata.js'
 import type { CairnNode } from './node.js'
 import type { Partition } from './partition.js'
@@ -26,7 +28,24 @@ import { HostError, NotLeaderError } from './raft-host.js'
 /** A fetch waits at most this long, whatever max.wait.ms asks. */
 export const FETCH_WAIT_MS_MAX = 30_000
 
-type Handler<A extends ApiName> = (node: CairnNode, body: ApiRequest<A>) => Promise<ApiResponse<A>>
+type Handler<A extends ApiName> = (
+  node: CairnNode,
+  body: ApiRequest<A>,
+  context: RequestContext,
+) => Promise<ApiResponse<A>>
+
+/** A request from the node itself (to the controller), not from a client connection. */
+const internal: RequestContext = { clientHost: '' }
+
+/**
+ * `__consumer_offsets` is written by its coordinators alone: a client's produce is refused as
+ * Kafka refuses appends to an internal topic, and so are deleting it, creating it, or changing
+ * its partition count (which would move every group to another partition).
+ */
+function refuseInternal(topic: string, what: string): void {
+  if (topic === OFFSETS_TOPIC)
+    throw new MetadataError('INVALID_TOPIC_EXCEPTION', `cannot ${what} internal topic ${OFFSETS_TOPIC}`)
+}
 
 function errorOf(err: unknown): { error: string; message: string; leaderId: number } {
   if (err instanceof NotLeaderError) return { error: err.code, message: err.message, leaderId: err.leaderId }
@@ -102,6 +121,7 @@ const produce: Handler<'produce'> = async (node, body) => {
       partitions: await Promise.all(
         t.partitions.map(async ({ partition, records }): Promise<ProducePartitionResponse> => {
           try {
+            refuseInternal(t.name, 'append to')
             const p = requirePartition(node, t.name, partition)
             const r = await p.produce(records, acks)
             return {
@@ -233,6 +253,7 @@ function registeredBrokers(node: CairnNode): number[] {
 
 const createTopics: Handler<'createTopics'> = async (node, body) => ({
   topics: await eachTopic(body.topics, async (t) => {
+    refuseInternal(t.name, 'create')
     if (!Number.isSafeInteger(t.partitions) || t.partitions < 1) {
       throw new MetadataError('INVALID_PARTITIONS', `partitions must be at least 1, got ${t.partitions}`)
     }
@@ -248,6 +269,7 @@ const deleteTopics: Handler<'deleteTopics'> = async (node, body) => ({
   topics: await eachTopic(
     body.topics.map((name) => ({ name })),
     async ({ name }) => {
+      refuseInternal(name, 'delete')
       await node.command({ type: 'deleteTopic', name })
     },
   ),
@@ -255,6 +277,7 @@ const deleteTopics: Handler<'deleteTopics'> = async (node, body) => ({
 
 const createPartitions: Handler<'createPartitions'> = async (node, body) => ({
   topics: await eachTopic(body.topics, async ({ name, count }) => {
+    refuseInternal(name, 'add partitions to')
     const t = node.metadata.topics.get(name)
     if (!t) throw new MetadataError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${name}' does not exist`)
     const existing = t.partitions.length
@@ -380,12 +403,14 @@ const HANDLERS: { [A in ApiName]: Handler<A> } = {
   alterPartition,
   decommissionNode: nodeStateHandler('decommissionBroker'),
   recommissionNode: nodeStateHandler('recommissionBroker'),
+  ...GROUP_HANDLERS,
 }
 
 export function handle<A extends ApiName>(
   node: CairnNode,
   api: A,
   body: ApiRequest<A>,
+  context: RequestContext = internal,
 ): Promise<ApiResponse<A>> {
-  return (HANDLERS[api] as Handler<A>)(node, body)
+  return (HANDLERS[api] as Handler<A>)(node, body, context)
 }

@@ -2,7 +2,8 @@
  * The client API on a node: a WebSocket server, one msgpackr envelope per binary frame, each
  * request checked field by field (@cairn/protocol) before it is handled. A frame that does not
  * decode or validate closes that connection with the reason; the node and its other clients
- * carry on. Requests run concurrently: a long-polling fetch does not hold up a produce.
+ * carry on. Requests run concurrently: a long-polling fetch, or a JoinGroup held until its
+ * group's rebalance completes, does not hold up the requests after it.
  */
 import { createServer, type Server } from 'node:http'
 import {
@@ -15,13 +16,23 @@ import {
 } from '@cairn/protocol'
 import { type WebSocket, WebSocketServer } from 'ws'
 import { handle } from './api-handlers.js'
+import type { RequestContext } from './group-handlers.js'
 import type { CairnNode } from './node.js'
 
 /** Largest client frame: a produce of many batches. */
 export const CLIENT_FRAME_BYTES_MAX = 64 << 20
 /** Requests one connection may have in flight. */
 export const REQUESTS_IN_FLIGHT_MAX = 1024
+/**
+ * JoinGroup and SyncGroup requests one connection may have waiting: each may be held until its
+ * group's rebalance completes (up to the rebalance timeout). A consumer has one in flight per
+ * group; a client process may share a connection among many consumers.
+ */
+export const GROUP_WAITS_IN_FLIGHT_MAX = 256
 export const CLIENT_CONNECTIONS_MAX = 1024
+
+/** Requests that a coordinator may hold until a rebalance completes. */
+const WAITING_APIS: ReadonlySet<ApiName> = new Set(['joinGroup', 'syncGroup'])
 
 export class ClientApiServer {
   private constructor(
@@ -47,12 +58,12 @@ export class ClientApiServer {
       maxPayload: CLIENT_FRAME_BYTES_MAX,
       perMessageDeflate: false,
     })
-    wss.on('connection', (ws) => {
+    wss.on('connection', (ws, req) => {
       if (wss.clients.size > CLIENT_CONNECTIONS_MAX) {
         ws.close(1013, 'too many connections')
         return
       }
-      serve(node, ws)
+      serve(node, ws, { clientHost: req.socket.remoteAddress ?? '' })
     })
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject)
@@ -68,8 +79,9 @@ export class ClientApiServer {
   }
 }
 
-function serve(node: CairnNode, ws: WebSocket): void {
+function serve(node: CairnNode, ws: WebSocket, context: RequestContext): void {
   let inFlight = 0
+  let groupWaits = 0
   ws.on('message', (data, isBinary) => {
     if (!isBinary) return ws.close(1003, 'binary frames only')
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)
@@ -80,8 +92,12 @@ function serve(node: CairnNode, ws: WebSocket): void {
     }
     if (inFlight >= REQUESTS_IN_FLIGHT_MAX)
       return ws.close(1008, `more than ${REQUESTS_IN_FLIGHT_MAX} requests in flight`)
+    const waits = WAITING_APIS.has(decoded.value.api)
+    if (waits && groupWaits >= GROUP_WAITS_IN_FLIGHT_MAX)
+      return ws.close(1008, `more than ${GROUP_WAITS_IN_FLIGHT_MAX} join and sync requests in flight`)
     inFlight++
-    respond(node, ws, decoded.value)
+    if (waits) groupWaits++
+    respond(node, ws, decoded.value, context)
       .catch((err: unknown) => {
         // Our own answer failed its check: a bug here, not the client's. Say so and drop the client.
         node.logger.error(
@@ -91,17 +107,23 @@ function serve(node: CairnNode, ws: WebSocket): void {
       })
       .finally(() => {
         inFlight--
+        if (waits) groupWaits--
       })
   })
   ws.on('error', () => ws.terminate())
 }
 
-async function respond(node: CairnNode, ws: WebSocket, request: RequestEnvelope): Promise<void> {
+async function respond(
+  node: CairnNode,
+  ws: WebSocket,
+  request: RequestEnvelope,
+  context: RequestContext,
+): Promise<void> {
   let body: ApiResponse<ApiName> | null = null
   let error: string | null = null
   let message: string | undefined
   try {
-    body = await handle(node, request.api, request.body as ApiRequest<ApiName>)
+    body = await handle(node, request.api, request.body as ApiRequest<ApiName>, context)
   } catch (err) {
     error = (err as { code?: string }).code ?? 'UNKNOWN_SERVER_ERROR'
     message = err instanceof Error ? err.message : String(err)

@@ -20,104 +20,52 @@
  *   on `close()`.
  */
 import { randomUUID } from 'node:crypto'
+import {
+  type DeleteOffsetRecord,
+  type ErrorName,
+  type GroupMetadataRecord,
+  type GroupRecord,
+  groupRecordProblem,
+  type OffsetRecord,
+} from '@cairn/protocol'
 
-// ---- Records (what goes into the `__consumer_offsets` log) ---------------------------------
-
-export interface OffsetRecord {
-  type: 'offset'
-  group: string
-  topic: string
-  partition: number
-  offset: number
-  metadata: string
-  commitTimestamp: number
-}
-
-export interface GroupMemberRecord {
-  memberId: string
-  clientId: string
-  clientHost: string
-  sessionTimeoutMs: number
-  rebalanceTimeoutMs: number
-  /** The member's metadata for the group's selected protocol. */
-  subscription: Uint8Array
-  assignment: Uint8Array
-}
-
-/** A group's metadata as of a completed SyncGroup, or as it became Empty. */
-export interface GroupMetadataRecord {
-  type: 'group'
-  group: string
-  generation: number
-  /** '' when the group never had a member. */
-  protocolType: string
-  /** null exactly when `members` is empty. */
-  protocol: string | null
-  leader: string | null
-  members: GroupMemberRecord[]
-}
-
-export interface DeleteGroupRecord {
-  type: 'delete-group'
-  group: string
-}
-
-export interface DeleteOffsetRecord {
-  type: 'delete-offset'
-  group: string
-  topic: string
-  partition: number
-}
-
-/** Plain objects of strings, numbers, null and Uint8Array: msgpack-able as they are. */
-export type GroupRecord = OffsetRecord | GroupMetadataRecord | DeleteGroupRecord | DeleteOffsetRecord
+// The records (what goes into the `__consumer_offsets` log) are @cairn/protocol's: a lag monitor
+// decodes them too.
+export type {
+  DeleteGroupRecord,
+  DeleteOffsetRecord,
+  GroupMemberRecord,
+  GroupMetadataRecord,
+  GroupRecord,
+  OffsetRecord,
+} from '@cairn/protocol'
 
 // ---- Errors ----------------------------------------------------------------------------------
 
-/** The Kafka errors the coordinator answers with, by Kafka's names. */
-export type GroupErrorName =
-  | 'NONE'
-  | 'UNKNOWN_SERVER_ERROR'
-  | 'OFFSET_METADATA_TOO_LARGE'
-  | 'REQUEST_TIMED_OUT'
-  | 'COORDINATOR_NOT_AVAILABLE'
-  | 'NOT_COORDINATOR'
-  | 'INVALID_TOPIC_EXCEPTION'
-  | 'ILLEGAL_GENERATION'
-  | 'INCONSISTENT_GROUP_PROTOCOL'
-  | 'INVALID_GROUP_ID'
-  | 'UNKNOWN_MEMBER_ID'
-  | 'INVALID_SESSION_TIMEOUT'
-  | 'REBALANCE_IN_PROGRESS'
-  | 'INVALID_COMMIT_OFFSET_SIZE'
-  | 'INVALID_REQUEST'
-  | 'NON_EMPTY_GROUP'
-  | 'GROUP_ID_NOT_FOUND'
-  | 'MEMBER_ID_REQUIRED'
-  | 'GROUP_MAX_SIZE_REACHED'
+/** The Kafka errors the coordinator answers with, by the names of @cairn/protocol's ErrorCode. */
+export const GROUP_ERROR_NAMES = [
+  'NONE',
+  'UNKNOWN_SERVER_ERROR',
+  'OFFSET_METADATA_TOO_LARGE',
+  'REQUEST_TIMED_OUT',
+  'COORDINATOR_NOT_AVAILABLE',
+  'NOT_COORDINATOR',
+  'INVALID_TOPIC_EXCEPTION',
+  'ILLEGAL_GENERATION',
+  'INCONSISTENT_GROUP_PROTOCOL',
+  'INVALID_GROUP_ID',
+  'UNKNOWN_MEMBER_ID',
+  'INVALID_SESSION_TIMEOUT',
+  'REBALANCE_IN_PROGRESS',
+  'INVALID_COMMIT_OFFSET_SIZE',
+  'INVALID_REQUEST',
+  'NON_EMPTY_GROUP',
+  'GROUP_ID_NOT_FOUND',
+  'MEMBER_ID_REQUIRED',
+  'GROUP_MAX_SIZE_REACHED',
+] as const satisfies readonly ErrorName[]
 
-/** Kafka's numeric codes for every name above (some are not yet in @cairn/protocol's ErrorCode). */
-export const groupErrorCodes: Readonly<Record<GroupErrorName, number>> = Object.freeze({
-  NONE: 0,
-  UNKNOWN_SERVER_ERROR: -1,
-  OFFSET_METADATA_TOO_LARGE: 12,
-  REQUEST_TIMED_OUT: 7,
-  COORDINATOR_NOT_AVAILABLE: 15,
-  NOT_COORDINATOR: 16,
-  INVALID_TOPIC_EXCEPTION: 17,
-  ILLEGAL_GENERATION: 22,
-  INCONSISTENT_GROUP_PROTOCOL: 23,
-  INVALID_GROUP_ID: 24,
-  UNKNOWN_MEMBER_ID: 25,
-  INVALID_SESSION_TIMEOUT: 26,
-  REBALANCE_IN_PROGRESS: 27,
-  INVALID_COMMIT_OFFSET_SIZE: 28,
-  INVALID_REQUEST: 42,
-  NON_EMPTY_GROUP: 68,
-  GROUP_ID_NOT_FOUND: 69,
-  MEMBER_ID_REQUIRED: 79,
-  GROUP_MAX_SIZE_REACHED: 81,
-})
+export type GroupErrorName = (typeof GROUP_ERROR_NAMES)[number]
 
 // ---- Requests and responses ----------------------------------------------------------------
 
@@ -479,7 +427,7 @@ export class GroupCoordinator {
    */
   load(record: GroupRecord): void {
     if (this.closed) throw new Error('load after close')
-    const problem = recordProblem(record)
+    const problem = groupRecordProblem(record)
     if (problem !== null) throw new Error(`bad __consumer_offsets record: ${problem}`)
     this.applyCommitted(record)
     if (record.type === 'group') this.restoreLive(this.groups.get(record.group)!, record)
@@ -1140,6 +1088,28 @@ export class GroupCoordinator {
     return this.groupIdProblem(req.groupId) ?? this.partitionsProblem(req.partitions, false)
   }
 
+  /**
+   * Topics were deleted: their committed offsets leave every group, as delete-offset records
+   * (Kafka's cleanup on partition deletion), whatever the group's state. Resolves once written.
+   */
+  async forgetTopics(topics: readonly string[]): Promise<void> {
+    if (this.closed || topics.length === 0) return
+    const gone = new Set(topics)
+    const writes: Promise<GroupErrorName | null>[] = []
+    for (const group of this.groups.values()) {
+      if (group.deleting) continue
+      const records: DeleteOffsetRecord[] = []
+      for (const [topic, byPartition] of group.offsets) {
+        if (!gone.has(topic)) continue
+        for (const partition of byPartition.keys())
+          records.push({ type: 'delete-offset', group: group.groupId, topic, partition })
+      }
+      if (records.length > 0)
+        writes.push(new Promise((resolve) => this.write(group, records, 'offsets', resolve)))
+    }
+    await Promise.all(writes)
+  }
+
   /** Every committed offset, for lag and metrics. */
   committedOffsets(): CommittedOffset[] {
     if (this.closed) return []
@@ -1458,49 +1428,4 @@ function selectProtocol(group: Group): string {
   let best = candidates[0]!
   for (const name of candidates) if ((votes.get(name) ?? 0) > (votes.get(best) ?? 0)) best = name
   return best
-}
-
-// ---- Validation of records read from the log --------------------------------------------------
-
-function recordProblem(r: unknown): string | null {
-  if (!isObject(r)) return 'not an object'
-  if (typeof r.group !== 'string' || r.group === '') return 'group: expected a non-empty string'
-  switch (r.type) {
-    case 'offset':
-      if (typeof r.topic !== 'string' || !isInt(r.partition, 0, int32Max))
-        return 'offset: bad topic or partition'
-      if (!isInt(r.offset, 0, Number.MAX_SAFE_INTEGER) || typeof r.metadata !== 'string')
-        return 'offset: bad offset'
-      return typeof r.commitTimestamp === 'number' ? null : 'offset: bad commitTimestamp'
-    case 'delete-offset':
-      return typeof r.topic === 'string' && isInt(r.partition, 0, int32Max)
-        ? null
-        : 'delete-offset: bad partition'
-    case 'delete-group':
-      return null
-    case 'group':
-      return groupRecordProblem(r)
-    default:
-      return `unknown type ${JSON.stringify(r.type)}`
-  }
-}
-
-function groupRecordProblem(r: Record<string, unknown>): string | null {
-  if (!isInt(r.generation, 0, int32Max) || typeof r.protocolType !== 'string') return 'group: bad generation'
-  if (!Array.isArray(r.members)) return 'group: members is not an array'
-  const members = r.members as unknown[]
-  if (members.length === 0)
-    return r.protocol === null && r.leader === null ? null : 'group: empty with a leader'
-  if (typeof r.protocol !== 'string' || typeof r.leader !== 'string') return 'group: no protocol or leader'
-  const ids = new Set<string>()
-  for (const m of members) {
-    if (!isObject(m) || typeof m.memberId !== 'string' || ids.has(m.memberId)) return 'group: bad member id'
-    if (typeof m.clientId !== 'string' || typeof m.clientHost !== 'string') return 'group: bad client'
-    if (!isInt(m.sessionTimeoutMs, 0, int32Max) || !isInt(m.rebalanceTimeoutMs, 0, int32Max))
-      return 'group: bad timeouts'
-    if (!(m.subscription instanceof Uint8Array) || !(m.assignment instanceof Uint8Array))
-      return 'group: bad bytes'
-    ids.add(m.memberId)
-  }
-  return ids.has(r.leader) ? null : 'group: the leader is not a member'
 }

@@ -1,4 +1,18 @@
 export {
+  type CoordinatorOptions,
+  GROUP_ERROR_NAMES,
+  GroupCoordinator,
+  type GroupErrorName,
+} from './group-coordinator.js'
+export type { RequestContext } from './group-handlers.js'
+export {
+  type CoordinatorSettings,
+  GroupHosting,
+  OFFSETS_SNAPSHOT_RECORDS,
+  OFFSETS_TOPIC_PARTITIONS,
+  OFFSETS_TOPIC_REPLICATION_FACTOR,
+} from './group-hosting.js'
+export {
   assignReplicas,
   ClusterMetadata,
   CONTROLLER_GROUP,

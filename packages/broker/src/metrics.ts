@@ -1,7 +1,8 @@
 /**
  * GET /metrics in Prometheus's text format (prom-client): per partition replica its high
  * watermark, log start, whether this node leads it and the ISR size; per node the Raft host's
- * turns, flushes and fsyncs, and client requests by api and error. Gauges are read at scrape time.
+ * turns, flushes and fsyncs, and client requests by api and error; per consumer group this node
+ * coordinates, its lag and records-lag-max, and groups by state. Gauges are read at scrape time.
  */
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 import type { CairnNode } from './node.js'
@@ -89,5 +90,79 @@ export class NodeMetrics {
     hostGauge('cairn_controller', '1 if this node leads the controller group.', () =>
       node.isController() ? 1 : 0,
     )
+    this.groupMetrics(node)
+  }
+
+  /**
+   * For the groups this node coordinates: lag per committed partition whose log end this node
+   * knows (it hosts a replica), Kafka's records-lag-max per group, and groups by state.
+   */
+  private groupMetrics(node: CairnNode): void {
+    const r = this.registry
+    const lags = () => {
+      const out: { group: string; topic: string; partition: number; lag: number }[] = []
+      for (const c of node.groups.serving().coordinators) {
+        for (const o of c.committedOffsets()) {
+          const t = node.metadata.topics.get(o.topic)
+          if (!t || o.partition >= t.partitions.length) continue // a deleted topic's offset
+          const end = node.partition(o.topic, o.partition)?.highWatermark
+          if (end !== undefined) out.push({ ...o, lag: Math.max(0, end - o.offset) })
+        }
+      }
+      return out
+    }
+    new Gauge({
+      name: 'cairn_consumer_group_lag',
+      help: "Log-end offset minus the group's committed offset, per partition whose log end this node knows.",
+      labelNames: ['group', 'topic', 'partition'],
+      registers: [r],
+      collect() {
+        this.reset()
+        for (const l of lags())
+          this.set({ group: l.group, topic: l.topic, partition: String(l.partition) }, l.lag)
+      },
+    })
+    new Gauge({
+      name: 'cairn_consumer_group_records_lag_max',
+      help: "Kafka's records-lag-max: a group's largest lag over the partitions whose log end this node knows.",
+      labelNames: ['group'],
+      registers: [r],
+      collect() {
+        this.reset()
+        const max = new Map<string, number>()
+        for (const l of lags()) max.set(l.group, Math.max(max.get(l.group) ?? 0, l.lag))
+        for (const [group, lag] of max) this.set({ group }, lag)
+      },
+    })
+    new Gauge({
+      name: 'cairn_consumer_groups',
+      help: 'Groups this node coordinates, by state.',
+      labelNames: ['state'],
+      registers: [r],
+      collect() {
+        this.reset()
+        const states = new Map<string, number>()
+        for (const c of node.groups.serving().coordinators)
+          for (const g of c.listGroups()) states.set(g.state, (states.get(g.state) ?? 0) + 1)
+        for (const state of ['Empty', 'PreparingRebalance', 'CompletingRebalance', 'Stable'])
+          this.set({ state }, states.get(state) ?? 0)
+      },
+    })
+    new Gauge({
+      name: 'cairn_group_coordinator_partitions',
+      help: "__consumer_offsets partitions led here, by their coordinator's state (waiting, loading, ready).",
+      labelNames: ['state'],
+      registers: [r],
+      collect() {
+        this.reset()
+        const states = new Map<string, number>([
+          ['waiting', 0],
+          ['loading', 0],
+          ['ready', 0],
+        ])
+        for (const h of node.groups.status()) states.set(h.state, (states.get(h.state) ?? 0) + 1)
+        for (const [state, n] of states) if (state !== 'closed') this.set({ state }, n)
+      },
+    })
   }
 }

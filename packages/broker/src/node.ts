@@ -11,7 +11,7 @@
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import type { ApiName, ApiRequest, ApiResponse } from '@cairn/protocol'
+import { type ApiName, type ApiRequest, type ApiResponse, OFFSETS_TOPIC } from '@cairn/protocol'
 import {
   type Entry,
   EntryKind,
@@ -26,6 +26,13 @@ import { handle } from './api-handlers.js'
 import { ClientApiServer } from './api-server.js'
 import { ControllerChannel } from './controller-channel.js'
 import {
+  type CoordinatorSettings,
+  GroupHosting,
+  OFFSETS_TOPIC_PARTITIONS,
+  OFFSETS_TOPIC_REPLICATION_FACTOR,
+} from './group-hosting.js'
+import {
+  assignReplicas,
   ClusterMetadata,
   CONTROLLER_GROUP,
   decodeCommand,
@@ -72,6 +79,14 @@ export interface NodeOptions {
   leaderBalanceIntervalMs?: number
   /** How often a partition leader checks its reassignments in progress (besides after each membership change). */
   reassignmentCheckIntervalMs?: number
+  /** Kafka's offsets.topic.num.partitions: `__consumer_offsets`'s partitions, when the controller creates it. */
+  offsetsTopicPartitions?: number
+  /** Kafka's offsets.topic.replication.factor, capped at the cluster's node count. */
+  offsetsTopicReplicationFactor?: number
+  /** group.initial.rebalance.delay.ms, group.min/max.session.timeout.ms and the coordinator's limits. */
+  groupCoordinator?: CoordinatorSettings
+  /** Records an offsets partition may grow by since its coordinator's last snapshot (bounded replay). */
+  offsetsSnapshotRecords?: number
   /** Deliberate defects, for proving the fault-injection harness fails (test-bugs.ts). */
   unsafeTestBugs?: UnsafeTestBug[]
 }
@@ -104,6 +119,8 @@ export function partitionConfigOf(topic: TopicRecord): PartitionConfig {
 export class CairnNode {
   readonly metadata = new ClusterMetadata()
   readonly metrics: NodeMetrics
+  /** The group coordinators of the `__consumer_offsets` partitions led here. */
+  readonly groups: GroupHosting
   /** Partition replicas hosted here, by Raft group. */
   readonly partitions = new Map<GroupId, Partition>()
   private readonly opening = new Map<GroupId, Promise<void>>()
@@ -131,6 +148,13 @@ export class CairnNode {
     readonly host: RaftHost,
     readonly logger: Logger,
   ) {
+    this.groups = new GroupHosting(this, {
+      checkIntervalMs: options.tickMs ?? DEFAULT_TICK_MS,
+      ...(options.groupCoordinator && { coordinator: options.groupCoordinator }),
+      ...(options.offsetsSnapshotRecords !== undefined && {
+        snapshotRecords: options.offsetsSnapshotRecords,
+      }),
+    })
     this.metrics = new NodeMetrics(this)
   }
 
@@ -141,6 +165,15 @@ export class CairnNode {
   static async start(options: NodeOptions): Promise<CairnNode> {
     const self = options.peers.get(options.nodeId)
     if (!self) throw new Error(`node ${options.nodeId} is not among the peers`)
+    for (const key of [
+      'offsetsTopicPartitions',
+      'offsetsTopicReplicationFactor',
+      'offsetsSnapshotRecords',
+    ] as const) {
+      const v = options[key]
+      if (v !== undefined && (!Number.isSafeInteger(v) || v < 1))
+        throw new RangeError(`${key}: expected a positive integer, got ${v}`)
+    }
     const logger = options.logger ?? silentLogger
     mkdirSync(options.dataDir, { recursive: true })
     const store = await LevelLogStore.open(join(options.dataDir, 'log'))
@@ -209,6 +242,7 @@ export class CairnNode {
     await this.handOffLeadership().catch((err: unknown) =>
       this.logger.warn(`leadership hand-off: ${String(err)}`),
     )
+    this.groups.close()
     await this.api?.close()
     await this.host.close()
     await this.transport.close()
@@ -256,6 +290,11 @@ export class CairnNode {
     })
   }
 
+  /** `__consumer_offsets`, once the controller has created it. */
+  offsetsTopic(): TopicRecord | undefined {
+    return this.metadata.topics.get(OFFSETS_TOPIC)
+  }
+
   /** The partition replica of `topic`/`partition` hosted here, if any. */
   partition(topic: string, partition: number): Partition | undefined {
     const assignment = this.metadata.topics.get(topic)?.partitions[partition]
@@ -265,10 +304,13 @@ export class CairnNode {
   private onCommitted(group: GroupId, entries: Entry[]): void {
     if (group !== CONTROLLER_GROUP) {
       this.partitions.get(group)?.applyCommitted(entries)
+      if (this.metadata.partitionOfGroup(group)?.topic.name === OFFSETS_TOPIC)
+        this.groups.onCommitted(group, entries)
       // A membership change, or a new leader's no-op: a reassignment may take its next step.
       if (entries.some((e) => e.kind !== EntryKind.normal)) this.scheduleDrive()
       return
     }
+    const deleted: string[] = []
     for (const e of entries) {
       if (e.kind !== 0) continue
       let command: MetadataCommand
@@ -278,8 +320,11 @@ export class CairnNode {
         this.logger.error(`metadata entry ${e.index} is unreadable: ${String(err)}`)
         continue
       }
-      this.metadata.apply(e.index, command)
+      const applied = e.index > this.metadata.appliedIndex
+      const result = this.metadata.apply(e.index, command)
+      if (applied && result.ok && command.type === 'deleteTopic') deleted.push(command.name)
     }
+    if (deleted.length > 0) this.groups.onTopicsDeleted(deleted)
     const last = entries[entries.length - 1]
     if (last && last.index > this.metadata.appliedIndex) this.metadata.appliedIndex = last.index
     const ready = this.applyWaiters.filter((w) => w.index <= this.metadata.appliedIndex)
@@ -466,20 +511,50 @@ export class CairnNode {
     return this.host.groupIds().filter((g) => this.host.status(g)?.role === 'leader')
   }
 
+  /**
+   * Every group led here moves to an in-sync replica: the preferred leader if it answered within
+   * an election timeout, else the follower heard from last. A transfer that did not happen
+   * within an election timeout (its target had just stopped: a follower stays in the ISR for
+   * replica.lag.time.max.ms) is retried with another replica.
+   */
   private async handOffLeadership(): Promise<void> {
     const led = this.ledGroups()
-    for (const group of led) {
-      const s = this.host.status(group)!
-      const a = this.metadata.partitionOfGroup(group)?.assignment
-      const preferred = a && targetOf(a)[0]
-      const candidates = s.isr.filter((id) => id !== this.nodeId)
-      const to = preferred !== undefined && candidates.includes(preferred) ? preferred : candidates[0]
-      if (to !== undefined) this.host.transferLeadership(group, to)
-    }
+    const tried = new Map<GroupId, Set<NodeId>>()
+    const retryMs = (this.options.electionTicks ?? 10) * (this.options.tickMs ?? DEFAULT_TICK_MS)
     const deadline = Date.now() + LEADERSHIP_HANDOFF_MS_MAX
-    while (this.ledGroups().some((g) => led.includes(g)) && Date.now() < deadline) {
+    let nextRound = 0
+    while (Date.now() < deadline) {
+      const still = this.ledGroups().filter((g) => led.includes(g))
+      if (still.length === 0) return
+      if (Date.now() >= nextRound) {
+        for (const group of still) this.handOff(group, tried, retryMs)
+        nextRound = Date.now() + retryMs
+      }
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
+  }
+
+  private handOff(group: GroupId, tried: Map<GroupId, Set<NodeId>>, recentMs: number): void {
+    const s = this.host.status(group)
+    if (!s) return
+    const a = this.metadata.partitionOfGroup(group)?.assignment
+    const preferred = a && targetOf(a)[0]
+    const skip = tried.get(group) ?? new Set<NodeId>()
+    tried.set(group, skip)
+    const heardAgo = (id: NodeId) => performance.now() - (s.lastHeardMs.get(id) ?? Number.NEGATIVE_INFINITY)
+    let candidates = s.isr.filter((id) => id !== this.nodeId && !skip.has(id))
+    if (candidates.length === 0) {
+      skip.clear() // every one was tried: go round again
+      candidates = s.isr.filter((id) => id !== this.nodeId)
+    }
+    candidates.sort((x, y) => heardAgo(x) - heardAgo(y))
+    const to =
+      preferred !== undefined && candidates.includes(preferred) && heardAgo(preferred) <= recentMs
+        ? preferred
+        : candidates[0]
+    if (to === undefined) return
+    skip.add(to)
+    this.host.transferLeadership(group, to)
   }
 
   /** Kafka's auto leader rebalance: a partition led elsewhere than its preferred (first) replica goes back to it once it is in sync. */
@@ -500,6 +575,8 @@ export class CairnNode {
     this.retaining = true
     const run = async () => {
       for (const topic of this.metadata.topics.values()) {
+        // Its coordinators delete its prefix, behind a snapshot of what it held.
+        if (topic.name === OFFSETS_TOPIC) continue
         const ms = Number(topic.configs['retention.ms'] ?? -1)
         const bytes = Number(topic.configs['retention.bytes'] ?? -1)
         for (const a of topic.partitions) {
@@ -515,9 +592,23 @@ export class CairnNode {
       })
   }
 
-  /** The controller registers every configured node it does not know yet (the cluster is static). */
+  /**
+   * The controller registers every configured node it does not know yet (the cluster is static);
+   * once all are, it creates `__consumer_offsets`.
+   */
   private registerPeers(): void {
     if (!this.isController() || this.registering) return
+    if (this.options.peers.size === this.metadata.brokers.size && !this.offsetsTopic()) {
+      this.registering = true
+      this.createOffsetsTopic()
+        .catch((err: unknown) => {
+          if (!(err instanceof NotLeaderError)) this.logger.warn(`creating ${OFFSETS_TOPIC}: ${String(err)}`)
+        })
+        .finally(() => {
+          this.registering = false
+        })
+      return
+    }
     for (const [nodeId, p] of this.options.peers) {
       const known = this.metadata.brokers.get(nodeId)
       if (known && known.host === p.host && known.port === p.port) continue
@@ -531,5 +622,19 @@ export class CairnNode {
         })
       return // one at a time: the next round registers the next
     }
+  }
+
+  private async createOffsetsTopic(): Promise<void> {
+    const brokers = this.metadata.placeableBrokers()
+    const count = this.options.offsetsTopicPartitions ?? OFFSETS_TOPIC_PARTITIONS
+    const rf = Math.min(
+      this.options.offsetsTopicReplicationFactor ?? OFFSETS_TOPIC_REPLICATION_FACTOR,
+      brokers.length,
+    )
+    const partitions = assignReplicas(brokers, count, rf, Math.floor(Math.random() * 1_000_000))
+    // No retention: its coordinators delete the log before each snapshot of their state.
+    const configs = { 'retention.ms': '-1', 'retention.bytes': '-1' }
+    await this.command({ type: 'createTopic', name: OFFSETS_TOPIC, partitions, configs })
+    this.logger.info(`created ${OFFSETS_TOPIC}: ${count} partitions, replication factor ${rf}`)
   }
 }

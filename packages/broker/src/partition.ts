@@ -95,6 +95,8 @@ export class Partition {
   private hw = 0
   /** Raft index of the last applied batch: fetches read up to here. */
   private hwIndex = 0
+  /** The term of the last entry applied (a batch or not): a new leader has applied its own no-op once this is its term. */
+  private lastAppliedTerm = 0
   /** Bytes of the batches applied and not deleted by retention (retention.bytes). */
   private retainedBytes = 0
   private commitWaiters: CommitWaiter[] = []
@@ -143,9 +145,23 @@ export class Partition {
     this.config = config
   }
 
+  get maxMessageBytes(): number {
+    return this.config.maxMessageBytes
+  }
+
+  /**
+   * The term of the last entry this replica applied. On a leader, once it is the leader's term the
+   * leader's first entry is applied, so everything an earlier leader committed is too: the high
+   * watermark is then at least every offset any leader acknowledged.
+   */
+  get appliedTerm(): number {
+    return this.lastAppliedTerm
+  }
+
   /** Committed entries, in order: the high watermark follows the batches. */
   applyCommitted(entries: Entry[]): void {
     for (const e of entries) {
+      this.lastAppliedTerm = e.term
       const h = headerOf(e)
       if (!h) continue
       this.hw = h.lastOffset + 1
@@ -193,6 +209,29 @@ export class Partition {
     if (!this.host.compact(this.group, cut, encodeLogStartOffset(nextOffset))) return 0
     this.retainedBytes = bytes
     return deleted
+  }
+
+  /**
+   * Deletes the committed log before the batch that starts at `offset`, on this replica, as
+   * retention does; the log start then continues from `offset`. For `__consumer_offsets`, whose
+   * coordinator restated its state from `offset` on. False if nothing was deleted: `offset` is at
+   * or before the log start, not committed, or not where a batch starts.
+   */
+  async truncateBefore(offset: number): Promise<boolean> {
+    if (offset <= this.logStartOffset || offset >= this.hw) return false
+    const row = await this.log.indexForOffset(offset)
+    if (!row || row.baseOffset !== offset) return false
+    const start = this.log.logStart().index
+    let bytes = 0
+    for (let i = start + 1; i < row.index; ) {
+      const entries = await this.log.read(i, row.index, RETENTION_READ_BYTES)
+      if (entries.length === 0) break
+      for (const e of entries) if (headerOf(e)) bytes += e.data.byteLength
+      i = entries[entries.length - 1]!.index + 1
+    }
+    if (!this.host.compact(this.group, row.index - 1, encodeLogStartOffset(offset))) return false
+    this.retainedBytes -= bytes
+    return true
   }
 
   /** Resolves once the high watermark passes `offset`, or after `timeoutMs` (a fetch's long poll). */

@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
+import {
+  type ApiName,
+  type ApiRequest,
+  type ApiResponse,
+  decodeResponseById,
+  encodeRequest,
+} from '@cairn/protocol'
+import WebSocket from 'ws'
 
 /** A port on 127.0.0.1 that was free a moment ago. */
 export async function freePort(): Promise<number> {
@@ -23,5 +31,52 @@ export async function waitFor<T>(
     if (v !== undefined && v !== false) return v
     if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/** A bare client: one socket per node, requests matched by id. */
+export class Client {
+  private next = 1
+  private readonly pending = new Map<
+    number,
+    { api: ApiName; resolve: (v: unknown) => void; reject: (e: Error) => void }
+  >()
+  closed: { code: number; reason: string } | null = null
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const decoded = decodeResponseById(data as Buffer, (id) => this.pending.get(id)?.api)
+      if (!decoded.ok || !decoded.value) return
+      const p = this.pending.get(decoded.value.id)!
+      this.pending.delete(decoded.value.id)
+      if (decoded.value.error)
+        p.reject(Object.assign(new Error(decoded.value.message ?? ''), { code: decoded.value.error }))
+      else p.resolve(decoded.value.body)
+    })
+    ws.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() }
+      const error = Object.assign(new Error(`connection closed: ${code} ${reason}`), {
+        code: 'CONNECTION_CLOSED',
+      })
+      for (const p of this.pending.values()) p.reject(error)
+      this.pending.clear()
+    })
+  }
+
+  static async to(port: number): Promise<Client> {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`)
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve)
+      ws.once('error', reject)
+    })
+    return new Client(ws)
+  }
+
+  request<A extends ApiName>(api: A, body: ApiRequest<A>): Promise<ApiResponse<A>> {
+    const id = this.next++
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { api, resolve: resolve as (v: unknown) => void, reject })
+      this.ws.send(encodeRequest({ id, api, body }))
+    })
   }
 }

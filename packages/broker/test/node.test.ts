@@ -9,11 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import {
-  type ApiName,
-  type ApiRequest,
-  type ApiResponse,
   decodeRecords,
-  decodeResponseById,
   EARLIEST_TIMESTAMP,
   encodeRecordBatch,
   encodeRequest,
@@ -23,54 +19,12 @@ import {
 import fc from 'fast-check'
 import WebSocket from 'ws'
 import { CairnNode, type PeerAddress } from '../src/index.js'
-import { freePort, waitFor } from './helpers.js'
+import { Client, freePort, waitFor } from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'cairn-node-'))
 const nodes: CairnNode[] = []
 const ids = [1, 2, 3]
 let peers: Map<number, PeerAddress>
-
-/** A bare client: one socket per node, requests matched by id. */
-class Client {
-  private next = 1
-  private readonly pending = new Map<
-    number,
-    { api: ApiName; resolve: (v: unknown) => void; reject: (e: Error) => void }
-  >()
-  closed: { code: number; reason: string } | null = null
-
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
-      const decoded = decodeResponseById(data as Buffer, (id) => this.pending.get(id)?.api)
-      if (!decoded.ok || !decoded.value) return
-      const p = this.pending.get(decoded.value.id)!
-      this.pending.delete(decoded.value.id)
-      if (decoded.value.error)
-        p.reject(Object.assign(new Error(decoded.value.message ?? ''), { code: decoded.value.error }))
-      else p.resolve(decoded.value.body)
-    })
-    ws.on('close', (code, reason) => {
-      this.closed = { code, reason: reason.toString() }
-    })
-  }
-
-  static async to(port: number): Promise<Client> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`)
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve)
-      ws.once('error', reject)
-    })
-    return new Client(ws)
-  }
-
-  request<A extends ApiName>(api: A, body: ApiRequest<A>): Promise<ApiResponse<A>> {
-    const id = this.next++
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { api, resolve: resolve as (v: unknown) => void, reject })
-      this.ws.send(encodeRequest({ id, api, body }))
-    })
-  }
-}
 
 const clients = new Map<number, Client>()
 const client = (id: number) => clients.get(id)!
@@ -268,13 +222,14 @@ describe('a three-node cluster in one process', () => {
     const meta = await c.request('metadata', { topics: ['orders'] })
     assert.equal(meta.topics[0]!.partitions.length, 5)
     assert.equal(meta.brokers.length, 3)
+    const groups = nodes[0]!.metadata.topics.get('orders')!.partitions.map((a) => a.group)
     const deleted = await c.request('deleteTopics', { topics: ['orders', 'nope'] })
     assert.deepEqual(
       deleted.topics.map((t) => t.error),
       [null, 'UNKNOWN_TOPIC_OR_PARTITION'],
     )
     await waitFor('every node to close the deleted partitions', () =>
-      nodes.every((n) => n.partitions.size === 0) ? true : undefined,
+      nodes.every((n) => groups.every((g) => !n.partitions.has(g))) ? true : undefined,
     )
   })
 

@@ -5,7 +5,7 @@
 import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
-import { type Admin, Cairn } from '@cairn/client'
+import { type Admin, Cairn, type ConsumedRecord, type GroupConsumerConfig } from '@cairn/client'
 import { fail, parseIntOption } from './args.js'
 
 export const DEFAULT_BOOTSTRAP = '127.0.0.1:9091'
@@ -36,9 +36,18 @@ Sends one record per line of --file (default: standard input), all with key K if
 
 export const CONSUME_USAGE = `usage: cairn consume TOPIC [--from-beginning | --partition P --offset O] [--max-messages N]
                      [--timeout-ms T] [--format value|json] [--bootstrap host:port]
+       cairn consume TOPIC --group G [--from-beginning] [--consumer-property k=v ...] [--max-messages N]
+                     [--timeout-ms T] [--format value|json] [--bootstrap host:port]
 
 Prints each record (its value, or a JSON line with topic, partition, offset, key, value) until
---max-messages records or --timeout-ms without a new record.`
+--max-messages records or --timeout-ms without a new record (or Ctrl-C).
+
+With --group G it joins consumer group G: the group shares the topic's partitions among its
+members, and each record printed is committed (auto-commit, and on exit), so the next run of the
+group goes on where this one stopped. --from-beginning starts partitions the group has no offset
+for at the earliest record (auto.offset.reset=earliest; default latest). --consumer-property sets
+any consumer config by its Kafka name, e.g. partition.assignment.strategy=cooperative-sticky,
+session.timeout.ms=10000.`
 
 function bootstrapOf(value: string | undefined): string[] {
   return (value ?? DEFAULT_BOOTSTRAP).split(',').map((s) => s.trim())
@@ -263,6 +272,8 @@ export async function consumeCommand(argv: string[]): Promise<void> {
       'from-beginning': { type: 'boolean' },
       partition: { type: 'string' },
       offset: { type: 'string' },
+      group: { type: 'string' },
+      'consumer-property': { type: 'string', multiple: true },
       'max-messages': { type: 'string' },
       'timeout-ms': { type: 'string' },
       format: { type: 'string' },
@@ -276,6 +287,20 @@ export async function consumeCommand(argv: string[]): Promise<void> {
   if (format !== 'value' && format !== 'json') fail(`--format is value or json, not '${format}'`)
   const max = parseIntOption(values['max-messages'], 'max-messages', Number.MAX_SAFE_INTEGER, 1)
   const timeoutMs = parseIntOption(values['timeout-ms'], 'timeout-ms', Number.MAX_SAFE_INTEGER, 1)
+  const print = recordPrinter(format)
+  if (values.group !== undefined) {
+    if (values.partition !== undefined || values.offset !== undefined)
+      fail('--group and --partition/--offset exclude each other: the group assigns the partitions')
+    if (values.group === '') fail('--group needs a group id')
+    const properties = parseConfigs(values['consumer-property'])
+    return consumeAsGroup(values.bootstrap, topic, values.group, properties, {
+      fromBeginning: values['from-beginning'] ?? false,
+      max,
+      timeoutMs,
+      print,
+    })
+  }
+  if (values['consumer-property'] !== undefined) fail('--consumer-property needs --group')
   await withClient(values.bootstrap, async (cairn) => {
     const consumer = cairn.consumer({ autoOffsetReset: values['from-beginning'] ? 'earliest' : 'latest' })
     const partitions = await cairn.admin().describeTopic(topic)
@@ -291,7 +316,6 @@ export async function consumeCommand(argv: string[]): Promise<void> {
       if (values['from-beginning'])
         for (const p of partitions) consumer.seek({ topic, partition: p.partition }, 'earliest')
     }
-    const decoder = new TextDecoder()
     let count = 0
     let lastRecordAt = Date.now()
     while (count < max && Date.now() - lastRecordAt < timeoutMs) {
@@ -299,24 +323,79 @@ export async function consumeCommand(argv: string[]): Promise<void> {
       if (records.length > 0) lastRecordAt = Date.now()
       for (const r of records) {
         if (count >= max) break
-        const value = r.value === null ? null : decoder.decode(r.value)
-        if (format === 'value') console.log(value ?? '')
-        else {
-          const key = r.key === null ? null : decoder.decode(r.key)
-          console.log(
-            JSON.stringify({
-              topic: r.topic,
-              partition: r.partition,
-              offset: r.offset,
-              timestamp: r.timestamp,
-              key,
-              value,
-            }),
-          )
-        }
+        print(r)
         count++
       }
     }
     process.stderr.write(`cairn: ${count} records consumed from ${topic}\n`)
+  })
+}
+
+/** Prints a record as its value, or as a JSON line with where it is. */
+function recordPrinter(format: 'value' | 'json'): (r: ConsumedRecord) => void {
+  const decoder = new TextDecoder()
+  return (r) => {
+    const value = r.value === null ? null : decoder.decode(r.value)
+    if (format === 'value') return console.log(value ?? '')
+    const key = r.key === null ? null : decoder.decode(r.key)
+    console.log(
+      JSON.stringify({
+        topic: r.topic,
+        partition: r.partition,
+        offset: r.offset,
+        timestamp: r.timestamp,
+        key,
+        value,
+      }),
+    )
+  }
+}
+
+/**
+ * Consumes as a member of `groupId` until `max` records, `timeoutMs` without one, or SIGINT /
+ * SIGTERM; a record counts as processed once printed, and what was processed is committed when
+ * the member leaves.
+ */
+async function consumeAsGroup(
+  bootstrap: string | undefined,
+  topic: string,
+  groupId: string,
+  properties: Record<string, string>,
+  o: { fromBeginning: boolean; max: number; timeoutMs: number; print: (r: ConsumedRecord) => void },
+): Promise<void> {
+  await withClient(bootstrap, async (cairn) => {
+    const consumer = cairn.consumer({
+      'client.id': 'cairn-cli',
+      'auto.offset.reset': o.fromBeginning ? 'earliest' : 'latest',
+      ...properties,
+      groupId,
+    } as GroupConsumerConfig & { groupId: string })
+    consumer.subscribe({ topics: [topic] })
+    let count = 0
+    let lastRecordAt = Date.now()
+    const stop = () => void consumer.stop()
+    const idle = setInterval(
+      () => {
+        if (Date.now() - lastRecordAt >= o.timeoutMs) stop()
+      },
+      Math.min(o.timeoutMs, 100),
+    )
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+    try {
+      await consumer.run({
+        eachMessage: ({ message }) => {
+          o.print(message)
+          count++
+          lastRecordAt = Date.now()
+          if (count >= o.max) stop()
+        },
+      })
+    } finally {
+      clearInterval(idle)
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+    }
+    process.stderr.write(`cairn: ${count} records consumed from ${topic} in group ${groupId}\n`)
   })
 }

@@ -13,13 +13,26 @@ import { connect } from 'node:net'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { type RunningMonitor, startMonitor } from '@cairn/lag'
 import { fail, parseIntOption } from './args.js'
 
 export const CLUSTER_USAGE = `usage: cairn cluster up [--nodes 3] [--data ./.cairn-data] [--port 9091] [--host 127.0.0.1]
+                       [--offsets-topic-partitions 16] [--offsets-topic-replication-factor 3]
+                       [--group-initial-rebalance-delay-ms 3000] [--lag-port 8000]
 
 Starts a local cluster of --nodes Cairn nodes on consecutive client ports from --port (their Raft
 transports on the same ports + 10000), data under --data, and stays in the foreground; Ctrl-C
-stops every node cleanly. Restarting on the same --data brings the same data back.`
+stops every node cleanly. Restarting on the same --data brings the same data back. The
+__consumer_offsets and group options go to every node (see cairn node start --help).
+The consumer-lag monitor (@cairn/lag) watches the cluster on --lag-port (0: none) and prints its
+page's address.`
+
+/** Options of `cairn node start` that `cairn cluster up` passes to every node as given. */
+const NODE_OPTIONS = [
+  'offsets-topic-partitions',
+  'offsets-topic-replication-factor',
+  'group-initial-rebalance-delay-ms',
+] as const
 
 export const NODES_MAX = 9
 const STARTUP_WAIT_MS_MAX = 30_000
@@ -66,10 +79,17 @@ export async function clusterCommand(argv: string[]): Promise<void> {
       data: { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
+      'lag-port': { type: 'string' },
+      ...Object.fromEntries(NODE_OPTIONS.map((name) => [name, { type: 'string' as const }])),
       help: { type: 'boolean', short: 'h' },
     },
   })
   if (values.help) return console.log(CLUSTER_USAGE)
+  const nodeOptions: string[] = []
+  for (const name of NODE_OPTIONS) {
+    const value = (values as Record<string, string | boolean | undefined>)[name]
+    if (typeof value === 'string') nodeOptions.push(`--${name}`, String(parseIntOption(value, name, 0)))
+  }
   if (positionals[0] !== 'up')
     fail(`unknown 'cairn cluster ${positionals[0] ?? ''}'; try 'cairn cluster up --help'`)
   const count = parseIntOption(values.nodes, 'nodes', 3, 1)
@@ -98,6 +118,7 @@ export async function clusterCommand(argv: string[]): Promise<void> {
       dir,
       '--listen',
       `${host}:${base + id - 1}`,
+      ...nodeOptions,
     ]
     const child = spawn(process.execPath, [...args, '--peers', peers, '--secret-file', secret], {
       stdio: ['ignore', out, out],
@@ -122,12 +143,28 @@ export async function clusterCommand(argv: string[]): Promise<void> {
   console.log(
     `      echo hello | npx cairn produce orders && npx cairn consume orders --from-beginning --max-messages 1`,
   )
+  const lagPort = parseIntOption(values['lag-port'], 'lag-port', 8000, 0)
+  let lag: RunningMonitor | null = null
+  if (lagPort > 0) {
+    try {
+      lag = await startMonitor({
+        clusters: { local: { servers: file.nodes.map((n) => n.address) } },
+        http: { listen: `${host}:${lagPort}` },
+      })
+      console.log(`lag monitor: ${lag.url}  (Burrow API: ${lag.url}/v3/kafka)`)
+    } catch (err) {
+      console.error(
+        `cairn: the lag monitor did not start on port ${lagPort}: ${String(err)}; --lag-port 0 skips it`,
+      )
+    }
+  }
   console.log('Ctrl-C stops the cluster.')
   await new Promise<void>((done) => {
     const stop = () => {
       if (stopping) return
       stopping = true
       console.log('cairn: stopping the nodes')
+      void lag?.close()
       const exits = [...children.values()].map(
         (c) =>
           new Promise<void>((r) =>

@@ -20,11 +20,16 @@ import { NODE_ADMIN_USAGE, nodeAdminCommand } from './node-admin-command.js'
 export const NODE_USAGE = `usage: cairn node start --id N --data DIR --listen HOST:PORT --peers ID@HOST:PORT,...
                         [--secret-file F] [--raft-port-offset 10000] [--tick-ms 100]
                         [--replica-lag-time-max-ms 30000] [--retention-check-interval-ms 300000]
+                        [--offsets-topic-partitions 16] [--offsets-topic-replication-factor 3]
+                        [--group-initial-rebalance-delay-ms 3000]
                         [--raft-peers ID@HOST:PORT,...] [--unsafe-test-bug NAME]
 
 Runs one Cairn node in the foreground. --peers lists every node of the cluster (this one too) by
 its client address; each node's Raft transport listens on its client port + --raft-port-offset.
 --raft-peers makes this node dial some peers' Raft transports elsewhere (e.g. through a proxy).
+The controller creates __consumer_offsets (the committed offsets of consumer groups) once every
+node is registered, with --offsets-topic-partitions and --offsets-topic-replication-factor (capped
+at the node count), as Kafka's offsets.topic.num.partitions and offsets.topic.replication.factor.
 The nodes share a cluster secret: --secret-file, or the CAIRN_SECRET environment variable.
 --unsafe-test-bug (${UNSAFE_TEST_BUGS.join(', ')}) switches on a deliberate defect, for testing
 the fault-injection harness only; it is refused unless CAIRN_ALLOW_TEST_BUGS=1.`
@@ -46,6 +51,9 @@ export async function nodeCommand(argv: string[]): Promise<void> {
       'tick-ms': { type: 'string' },
       'replica-lag-time-max-ms': { type: 'string' },
       'retention-check-interval-ms': { type: 'string' },
+      'offsets-topic-partitions': { type: 'string' },
+      'offsets-topic-replication-factor': { type: 'string' },
+      'group-initial-rebalance-delay-ms': { type: 'string' },
       'raft-peers': { type: 'string' },
       'unsafe-test-bug': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
@@ -108,6 +116,25 @@ export async function nodeCommand(argv: string[]): Promise<void> {
       300_000,
       1,
     ),
+    offsetsTopicPartitions: parseIntOption(
+      values['offsets-topic-partitions'],
+      'offsets-topic-partitions',
+      16,
+      1,
+    ),
+    offsetsTopicReplicationFactor: parseIntOption(
+      values['offsets-topic-replication-factor'],
+      'offsets-topic-replication-factor',
+      3,
+      1,
+    ),
+    groupCoordinator: {
+      groupInitialRebalanceDelayMs: parseIntOption(
+        values['group-initial-rebalance-delay-ms'],
+        'group-initial-rebalance-delay-ms',
+        3000,
+      ),
+    },
     logger,
     unsafeTestBugs: bugs,
   })

@@ -16,10 +16,30 @@ after(() => rmSync(data, { recursive: true, force: true }))
 describe('cairn cluster up', () => {
   it('runs the tour: topic, produce, consume, describe, stop, restart with the data', async () => {
     const port = await freePortRun(3)
+    const lagPort = await freePortRun(1)
     const bootstrap = `127.0.0.1:${port}`
-    let cluster = start(['cluster', 'up', '--nodes', '3', '--data', data, '--port', String(port)])
+    let cluster = start([
+      'cluster',
+      'up',
+      '--nodes',
+      '3',
+      '--data',
+      data,
+      '--port',
+      String(port),
+      '--lag-port',
+      String(lagPort),
+    ])
     try {
       await waitFor('the cluster to come up', () => cluster.output().includes('nodes up'))
+      // The lag monitor watches it: its page address printed, Burrow's API answering.
+      const page = await waitFor(
+        'the lag monitor',
+        () => /lag monitor: (http:\S+)/.exec(cluster.output())?.[1],
+      )
+      assert.equal(page, `http://127.0.0.1:${lagPort}`)
+      const clusters = (await (await fetch(`${page}/v3/kafka`)).json()) as { clusters: string[] }
+      assert.deepEqual(clusters.clusters, ['local'])
       assert.match(cluster.output(), /node 1 {2}127\.0\.0\.1:\d+ {2}pid \d+/)
       const file = JSON.parse(readFileSync(join(data, 'cluster.json'), 'utf8'))
       assert.equal(file.nodes.length, 3)
@@ -77,7 +97,18 @@ describe('cairn cluster up', () => {
 
       cluster.child.kill('SIGINT')
       assert.equal(await exited(cluster.child), 0)
-      cluster = start(['cluster', 'up', '--nodes', '3', '--data', data, '--port', String(port)])
+      cluster = start([
+        'cluster',
+        'up',
+        '--nodes',
+        '3',
+        '--data',
+        data,
+        '--port',
+        String(port),
+        '--lag-port',
+        '0',
+      ])
       await waitFor('the cluster to come back', () => cluster.output().includes('nodes up'))
       const again = await waitFor('the data after the restart', () => {
         const r = cairn([

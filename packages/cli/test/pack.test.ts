@@ -264,7 +264,18 @@ describe('@cairn/client packed', () => {
     // 3. A cluster, and the scratch program against it with plain node.
     writeFileSync(join(scratch, 'client.mjs'), CLIENT_MJS)
     const port = await freePortRun(3)
-    const cluster = start(['cluster', 'up', '--nodes', '3', '--data', data, '--port', String(port)])
+    const cluster = start([
+      'cluster',
+      'up',
+      '--nodes',
+      '3',
+      '--data',
+      data,
+      '--port',
+      String(port),
+      '--lag-port',
+      '0',
+    ])
     let stopped = false
     try {
       await waitFor('the cluster to come up', () => cluster.output().includes('nodes up'), 30_000)

@@ -25,7 +25,18 @@ describe('cairn topic reassign and cairn node decommission', () => {
   it('moves a partition with --wait, describes it, and empties a decommissioned node', async () => {
     const port = await freePortRun(4)
     const bootstrap = ['--bootstrap', `127.0.0.1:${port}`]
-    const cluster = start(['cluster', 'up', '--nodes', '4', '--data', data, '--port', String(port)])
+    const cluster = start([
+      'cluster',
+      'up',
+      '--nodes',
+      '4',
+      '--data',
+      data,
+      '--port',
+      String(port),
+      '--lag-port',
+      '0',
+    ])
     try {
       await waitFor('the cluster to come up', () => cluster.output().includes('nodes up'))
       await waitFor('the topic to be created', () =>

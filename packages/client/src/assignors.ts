@@ -11,11 +11,9 @@
  * `partitionsPerTopic` is skipped, as Kafka skips a topic without metadata.
  */
 import { CairnError, ConfigError } from './errors.js'
+import type { TopicPartition } from './topic-partition.js'
 
-export interface TopicPartition {
-  topic: string
-  partition: number
-}
+export type { TopicPartition } from './topic-partition.js'
 
 export interface MemberSubscription {
   memberId: string

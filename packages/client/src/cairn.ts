@@ -6,7 +6,11 @@ import { ErrorCode, type ErrorName } from '@cairn/protocol'
 import { Admin } from './admin.js'
 import { ClusterClient, type ClusterClientOptions } from './cluster-client.js'
 import type { ProducerConfig } from './config.js'
+import { REQUEST_TIMEOUT_MS } from './connection.js'
 import { Consumer, type ConsumerOptions } from './consumer.js'
+import { type GroupConsumerConfig, resolveGroupConsumerConfig } from './consumer-config.js'
+import { GroupConsumer } from './group-consumer.js'
+import { ClusterGroupIo } from './group-io.js'
 import { createProducer, type ProduceBatchResult, type Producer, type ProducerIo } from './producer.js'
 
 export type CairnOptions = ClusterClientOptions
@@ -22,8 +26,9 @@ function errorCodeOf(name: string | null): number {
 export class Cairn {
   private readonly cluster: ClusterClient
   private readonly producers = new Set<Producer>()
+  private readonly groupConsumers = new Set<GroupConsumer>()
 
-  constructor(options: CairnOptions) {
+  constructor(private readonly options: CairnOptions) {
     this.cluster = new ClusterClient(options)
   }
 
@@ -31,8 +36,27 @@ export class Cairn {
     return new Admin(this.cluster)
   }
 
-  consumer(options: ConsumerOptions = {}): Consumer {
-    return new Consumer(this.cluster, this.admin(), options)
+  /**
+   * With a `groupId` (or `'group.id'`): a member of that consumer group, configured by Kafka's
+   * names (see GroupConsumerConfig). Without: a consumer of partitions it assigns itself.
+   */
+  consumer(options: GroupConsumerConfig & ({ groupId: string } | { 'group.id': string })): GroupConsumer
+  consumer(options?: ConsumerOptions): Consumer
+  consumer(options: ConsumerOptions | GroupConsumerConfig = {}): Consumer | GroupConsumer {
+    if ('groupId' in options || 'group.id' in options) {
+      const config = resolveGroupConsumerConfig(options as GroupConsumerConfig)
+      const io = new ClusterGroupIo(
+        this.cluster,
+        this.admin(),
+        config.groupId,
+        config,
+        this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+      )
+      const consumer = new GroupConsumer(io, config)
+      this.groupConsumers.add(consumer)
+      return consumer
+    }
+    return new Consumer(this.cluster, this.admin(), options as ConsumerOptions)
   }
 
   producer(config: ProducerConfig = {}): Producer {
@@ -87,7 +111,9 @@ export class Cairn {
     return producer
   }
 
+  /** Stops every group consumer (they commit and leave their groups) and producer, then disconnects. */
   async close(): Promise<void> {
+    await Promise.all([...this.groupConsumers].map((c) => c.close().catch(() => undefined)))
     for (const p of this.producers) await p.close()
     await this.cluster.close()
   }

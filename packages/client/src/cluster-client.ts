@@ -88,7 +88,8 @@ export class ClusterClient {
     return this.brokers.get(nodeId)
   }
 
-  private knownAddresses(): string[] {
+  /** The nodes' addresses from the last metadata, and the bootstrap ones. */
+  knownAddresses(): string[] {
     return [...new Set([...this.brokers.values(), ...this.options.bootstrap])]
   }
 
@@ -185,6 +186,11 @@ export class ClusterClient {
       }
       return r
     })
+  }
+
+  /** The ids and addresses of the nodes, as the last metadata named them. */
+  nodes(): { nodeId: number; address: string }[] {
+    return [...this.brokers].map(([nodeId, address]) => ({ nodeId, address }))
   }
 
   /** Sends to the node `nodeId` (the leader of what the request is about). */

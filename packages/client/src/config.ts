@@ -4,6 +4,7 @@
  * it probably meant, so a setting is never silently ignored. Defaults and the cross-checks between
  * settings are Kafka's (ProducerConfig, Java client 3.7).
  */
+import { integerSetting, KafkaConfigNames } from './config-names.js'
 import { ConfigError } from './errors.js'
 import type { Partitioner } from './partitioner.js'
 
@@ -109,38 +110,15 @@ const numericRanges: Record<NumericKey, readonly [min: number, max: number]> = {
   'request.timeout.ms': [0, int32Max],
 }
 
-const knownKeys: ReadonlySet<string> = new Set([
-  ...Object.keys(producerConfigDefaults),
-  'partitioner.class',
-  'transactional.id',
-])
-
-/** 'linger.ms' → 'lingerMs', to recognise a camelCase spelling of a Kafka name. */
-function camelCase(name: string): string {
-  return name.replace(/\.([a-z])/g, (_, c: string) => c.toUpperCase())
-}
-
-const kafkaNameByCamelCase = new Map([...knownKeys].map((k) => [camelCase(k).toLowerCase(), k]))
-
-function checkKeys(config: object): void {
-  for (const key of Object.keys(config)) {
-    if (knownKeys.has(key)) continue
-    const meant = kafkaNameByCamelCase.get(key.replace(/[._-]/g, '').toLowerCase())
-    const hint = meant ? `; did you mean '${meant}'?` : ''
-    throw new ConfigError(
-      `Unknown producer config '${key}': Cairn takes Kafka's names (e.g. 'linger.ms')${hint}`,
-    )
-  }
-}
+const names = new KafkaConfigNames(
+  'producer',
+  [...Object.keys(producerConfigDefaults), 'partitioner.class', 'transactional.id'],
+  'linger.ms',
+)
 
 function numeric(config: ProducerConfig, key: NumericKey): number {
-  const value = config[key] ?? producerConfigDefaults[key]
   const [min, max] = numericRanges[key]
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
-    throw new ConfigError(
-      `Invalid value ${String(value)} for configuration ${key}: must be an integer in ${min}..${max}`,
-    )
-  return value
+  return integerSetting(key, config[key] ?? producerConfigDefaults[key], min, max)
 }
 
 function parseAcks(value: unknown): Acks {
@@ -192,7 +170,7 @@ function idempotenceConflict(acks: Acks, retries: number, maxInFlight: number): 
 }
 
 export function resolveProducerConfig(config: ProducerConfig = {}): ResolvedProducerConfig {
-  checkKeys(config)
+  names.check(config)
   if ((config as { 'transactional.id'?: unknown })['transactional.id'] !== undefined)
     throw new ConfigError('transactional.id: transactions are not supported')
   const compression = config['compression.type'] ?? 'none'

@@ -73,7 +73,12 @@ export class Connection {
     return this.closedError === null && this.ws.readyState === WebSocket.OPEN
   }
 
-  request<A extends ApiName>(api: A, body: ApiRequest<A>): Promise<ApiResponse<A>> {
+  /** `timeoutMs`: this request's bound, when it may wait longer than others (a JoinGroup waits for the group). */
+  request<A extends ApiName>(
+    api: A,
+    body: ApiRequest<A>,
+    timeoutMs = this.requestTimeoutMs,
+  ): Promise<ApiResponse<A>> {
     if (this.closedError) return Promise.reject(this.closedError)
     if (this.pending.size >= REQUESTS_IN_FLIGHT_MAX) {
       return Promise.reject(
@@ -86,12 +91,9 @@ export class Connection {
       const timer = setTimeout(() => {
         this.pending.delete(id)
         reject(
-          new CairnError(
-            'REQUEST_TIMED_OUT',
-            `${api} to ${this.address}: no answer within ${this.requestTimeoutMs} ms`,
-          ),
+          new CairnError('REQUEST_TIMED_OUT', `${api} to ${this.address}: no answer within ${timeoutMs} ms`),
         )
-      }, this.requestTimeoutMs)
+      }, timeoutMs)
       this.pending.set(id, { api, resolve: resolve as (b: unknown) => void, reject, timer })
       this.ws.send(encodeRequest({ id, api, body }), (err) => {
         if (err) this.settle(id, new NetworkError(`${api} to ${this.address}: ${err.message}`))

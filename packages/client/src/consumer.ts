@@ -1,13 +1,14 @@
 /**
- * A consumer of assigned partitions (consumer groups come later): seek to an offset, the earliest,
- * the latest or a time; poll fetches from each partition's leader with a long poll and returns
- * the records at or after each position, in offset order per partition. A position outside the
- * log is handled by auto.offset.reset: earliest, latest, or none (an error).
+ * A consumer of assigned partitions (and the group consumer's fetcher): seek to an offset, the
+ * earliest, the latest or a time; poll fetches from each partition's leader with a long poll and
+ * returns the records at or after each position, in offset order per partition. A position
+ * outside the log is handled by auto.offset.reset: earliest, latest, or none (an error).
  */
 import { type ApiResponse, decodeRecords, type RecordHeader, splitBatches } from '@cairn/protocol'
 import type { Admin } from './admin.js'
 import type { ClusterClient } from './cluster-client.js'
 import { CairnError } from './errors.js'
+import { type TopicPartition, topicPartitionKey } from './topic-partition.js'
 
 export interface ConsumerOptions {
   /** Kafka's auto.offset.reset: where to go when the position is not in the log. Default latest. */
@@ -20,6 +21,8 @@ export interface ConsumerOptions {
   maxBytes?: number
   /** max.partition.fetch.bytes (1048576). */
   maxPartitionBytes?: number
+  /** max.poll.records: most records one poll returns (default: no bound); the rest are fetched again. */
+  maxPollRecords?: number
 }
 
 export interface ConsumedRecord {
@@ -32,21 +35,29 @@ export interface ConsumedRecord {
   headers: RecordHeader[]
 }
 
-export interface TopicPartition {
-  topic: string
-  partition: number
-}
+export type { TopicPartition } from './topic-partition.js'
 
 type Seek = number | 'earliest' | 'latest' | { timestamp: number }
 
-const key = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`
+const key = topicPartitionKey
+
+interface Position {
+  tp: TopicPartition
+  offset: number | null
+  highWatermark: number
+}
+
+/** One partition of a fetch request: the position it was sent for, at the offset it asked for. */
+interface FetchItem {
+  tp: TopicPartition
+  offset: number
+  position: Position
+}
 
 export class Consumer {
-  private readonly positions = new Map<
-    string,
-    { tp: TopicPartition; offset: number | null; highWatermark: number }
-  >()
+  private readonly positions = new Map<string, Position>()
   private readonly pendingSeeks = new Map<string, Seek>()
+  private readonly pausedKeys = new Set<string>()
 
   constructor(
     private readonly cluster: ClusterClient,
@@ -56,7 +67,46 @@ export class Consumer {
 
   assign(partitions: TopicPartition[]): void {
     this.positions.clear()
+    this.pausedKeys.clear()
     for (const tp of partitions) this.positions.set(key(tp), { tp, offset: null, highWatermark: 0 })
+  }
+
+  /**
+   * Adds partitions to the assignment, each at its position; the others keep theirs (how a group
+   * consumer takes partitions in a cooperative rebalance).
+   */
+  addPartitions(partitions: { tp: TopicPartition; offset: number }[]): void {
+    for (const { tp, offset } of partitions) {
+      this.pendingSeeks.delete(key(tp))
+      this.pausedKeys.delete(key(tp))
+      this.positions.set(key(tp), {
+        tp: { topic: tp.topic, partition: tp.partition },
+        offset,
+        highWatermark: 0,
+      })
+    }
+  }
+
+  /** Removes partitions from the assignment; a fetch in flight for them is dropped when it returns. */
+  removePartitions(partitions: TopicPartition[]): void {
+    for (const tp of partitions) {
+      this.positions.delete(key(tp))
+      this.pendingSeeks.delete(key(tp))
+      this.pausedKeys.delete(key(tp))
+    }
+  }
+
+  /** Fetches stop for these partitions until `resume`; their positions stay. */
+  pause(partitions: TopicPartition[]): void {
+    for (const tp of partitions) if (this.positions.has(key(tp))) this.pausedKeys.add(key(tp))
+  }
+
+  resume(partitions: TopicPartition[]): void {
+    for (const tp of partitions) this.pausedKeys.delete(key(tp))
+  }
+
+  paused(): TopicPartition[] {
+    return [...this.pausedKeys].map((k) => this.positions.get(k)!.tp)
   }
 
   assignment(): TopicPartition[] {
@@ -93,15 +143,18 @@ export class Consumer {
   /** One round of fetches; returns what arrived (possibly nothing after max.wait.ms). */
   async poll(): Promise<ConsumedRecord[]> {
     await this.resolvePositions()
-    const byLeader = new Map<number, { tp: TopicPartition; offset: number }[]>()
-    for (const p of this.positions.values()) {
-      if (p.offset === null) continue
+    const byLeader = new Map<number, FetchItem[]>()
+    for (const [k, p] of this.positions) {
+      if (p.offset === null || this.pausedKeys.has(k)) continue
       const leader = this.cluster.leaderOf(p.tp.topic, p.tp.partition)
       const list = byLeader.get(leader) ?? []
-      list.push({ tp: p.tp, offset: p.offset })
+      list.push({ tp: p.tp, offset: p.offset, position: p })
       byLeader.set(leader, list)
     }
-    const results = await Promise.all([...byLeader].map(([leader, items]) => this.fetchFrom(leader, items)))
+    const budget = { records: this.options.maxPollRecords ?? Number.POSITIVE_INFINITY }
+    const results = await Promise.all(
+      [...byLeader].map(([leader, items]) => this.fetchFrom(leader, items, budget)),
+    )
     return results.flat()
   }
 
@@ -114,7 +167,8 @@ export class Consumer {
 
   private async fetchFrom(
     leader: number,
-    items: { tp: TopicPartition; offset: number }[],
+    items: FetchItem[],
+    budget: { records: number },
   ): Promise<ConsumedRecord[]> {
     const topics = new Map<string, { partition: number; fetchOffset: number; partitionMaxBytes: number }[]>()
     for (const { tp, offset } of items) {
@@ -143,10 +197,15 @@ export class Consumer {
     }
     const out: ConsumedRecord[] = []
     let stale = false
+    const asked = new Map(items.map((item) => [key(item.tp), item]))
     for (const t of response.topics) {
       for (const p of t.partitions) {
-        const pos = this.positions.get(key({ topic: t.name, partition: p.partition }))
-        if (!pos || pos.offset === null) continue
+        const k = key({ topic: t.name, partition: p.partition })
+        const pos = this.positions.get(k)
+        // Only an answer for the position as it was asked: after a seek, a removal or a re-add
+        // while the fetch was out, its records may not follow the position (a gap, a repeat).
+        const item = asked.get(k)
+        if (!pos || pos.offset === null || item?.position !== pos || item.offset !== pos.offset) continue
         if (p.error === 'OFFSET_OUT_OF_RANGE') {
           this.reset(pos.tp)
           continue
@@ -162,11 +221,19 @@ export class Consumer {
           const decoded = decodeRecords(p.records, b.offset)
           if (!decoded.ok)
             throw new CairnError('CORRUPT_MESSAGE', `${t.name}-${p.partition}: ${decoded.reason}`)
+          let whole = true
           for (const r of decoded.value.records) {
             if (r.offset < pos.offset) continue
+            // max.poll.records reached: the position stays at the first record not returned.
+            if (budget.records <= 0) {
+              whole = false
+              break
+            }
             out.push({ topic: t.name, partition: p.partition, ...r })
+            budget.records--
             pos.offset = r.offset + 1
           }
+          if (!whole) break
           pos.offset = Math.max(pos.offset, b.header.lastOffset + 1)
         }
       }

@@ -87,3 +87,23 @@ export class ProducerClosedError extends CairnError {
     super('PRODUCER_CLOSED', message)
   }
 }
+
+/**
+ * auto.offset.reset is none and partitions have no committed offset: Kafka's
+ * NoOffsetForPartitionException.
+ */
+export class NoOffsetForPartitionError extends CairnError {
+  constructor(
+    readonly partitions: { topic: string; partition: number }[],
+    message: string,
+  ) {
+    super('NO_OFFSET_FOR_PARTITION', message)
+  }
+}
+
+/**
+ * The group refused a commit: `code` is its Kafka error, REBALANCE_IN_PROGRESS (Kafka's
+ * RebalanceInProgressException), ILLEGAL_GENERATION or UNKNOWN_MEMBER_ID (its CommitFailedException:
+ * the partitions may already belong to another member).
+ */
+export class CommitFailedError extends CairnError {}

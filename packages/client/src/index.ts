@@ -8,10 +8,33 @@ export {
 } from './accumulator.js'
 export {
   Admin,
+  type GroupDescription,
+  type GroupListing,
+  type GroupMemberDescription,
+  type GroupPartitionDescription,
   type NewTopic,
+  type OffsetResetPlan,
+  type OffsetResetSpec,
   type OngoingReassignment,
   type PartitionReassignment,
 } from './admin.js'
+export {
+  type Assignor,
+  AssignorInputError,
+  assignorByName,
+  assignors,
+  ConsumerProtocolError,
+  compareTopicPartitions,
+  cooperativeStickyAssignor,
+  decodeAssignment,
+  decodeSubscription,
+  encodeAssignment,
+  encodeSubscription,
+  type MemberSubscription,
+  rangeAssignor,
+  revokedPartitions,
+  roundRobinAssignor,
+} from './assignors.js'
 export {
   type PendingRecord,
   ProducerBatch,
@@ -38,18 +61,46 @@ export {
   resolveProducerConfig,
 } from './config.js'
 export { Connection, RequestError } from './connection.js'
-export { type ConsumedRecord, Consumer, type ConsumerOptions, type TopicPartition } from './consumer.js'
+export { type ConsumedRecord, Consumer, type ConsumerOptions } from './consumer.js'
+export {
+  type AssignmentStrategy,
+  type AutoOffsetReset,
+  type GroupConsumerConfig,
+  groupConsumerConfigDefaults,
+  type ResolvedGroupConsumerConfig,
+  resolveGroupConsumerConfig,
+} from './consumer-config.js'
 export {
   BufferExhaustedError,
   CairnError,
+  CommitFailedError,
   ConfigError,
   DeliveryTimeoutError,
   NetworkError,
+  NoOffsetForPartitionError,
   ProduceError,
   ProducerClosedError,
   RecordTooLargeError,
   TimeoutError,
 } from './errors.js'
+export {
+  type Batch,
+  type EachBatchPayload,
+  type EachMessagePayload,
+  GroupConsumer,
+  type GroupConsumerEvents,
+  type RebalanceListener,
+  type RunOptions,
+  type Subscription,
+} from './group-consumer.js'
+export {
+  ClusterGroupIo,
+  findCoordinator,
+  type GroupApi,
+  type GroupFetcher,
+  type GroupIo,
+} from './group-io.js'
+export { type OffsetToCommit, type OwnedPartition, OwnedPartitions } from './owned-partitions.js'
 export {
   DefaultPartitioner,
   type Partitioner,
@@ -79,3 +130,4 @@ export {
   retryBackoffMs,
 } from './retry.js'
 export { incrementSequence, noProducerId, type ProducerIdAndEpoch, sequenceMax } from './sequence.js'
+export { type TopicPartition, topicPartitionKey, topicPartitionName } from './topic-partition.js'

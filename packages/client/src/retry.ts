@@ -44,8 +44,15 @@ const refreshOn: ReadonlySet<number> = new Set([
   networkExceptionError.code,
 ])
 
-/** Errors after which the batch may have been appended: the request died somewhere after the leader. */
+/**
+ * Errors after which the batch may have been appended: the request died somewhere after the
+ * leader. NOT_LEADER_OR_FOLLOWER is one: a leader that appended the batch and then lost its
+ * leadership before the commit answers it, and the batch may live on in the new leader's log. Such
+ * a batch is retried with its sequence (the new leader recognises it), but never re-stamped under
+ * a new epoch — that made duplicates in the harness's one-hour run.
+ */
 const outcomeUnknownOn: ReadonlySet<number> = new Set([
+  ErrorCode.NOT_LEADER_OR_FOLLOWER.code,
   ErrorCode.UNKNOWN_SERVER_ERROR.code,
   ErrorCode.REQUEST_TIMED_OUT.code,
   ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND.code,

@@ -168,10 +168,17 @@ describe('retry backoff', () => {
 
 describe('error classification', () => {
   it("retries the shared table's retriable errors, refreshing metadata for leadership errors", () => {
-    for (const name of ['NOT_LEADER_OR_FOLLOWER', 'LEADER_NOT_AVAILABLE'] as const) {
-      const d = classifyProduceError(ErrorCode[name].code)
-      assert.deepEqual([d.retriable, d.refreshMetadata, d.maybeWritten], [true, true, false], name)
-    }
+    const leaderNotAvailable = classifyProduceError(ErrorCode.LEADER_NOT_AVAILABLE.code)
+    assert.deepEqual(
+      [leaderNotAvailable.retriable, leaderNotAvailable.refreshMetadata, leaderNotAvailable.maybeWritten],
+      [true, true, false],
+    )
+    // A leader may have appended the batch before it lost leadership: never re-stamp it.
+    const notLeader = classifyProduceError(ErrorCode.NOT_LEADER_OR_FOLLOWER.code)
+    assert.deepEqual(
+      [notLeader.retriable, notLeader.refreshMetadata, notLeader.maybeWritten],
+      [true, true, true],
+    )
     assert.deepEqual(
       [classifyProduceError(ErrorCode.NOT_ENOUGH_REPLICAS.code)].map((d) => [
         d.retriable,

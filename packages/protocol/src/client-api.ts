@@ -263,12 +263,14 @@ export interface FindCoordinatorRequest {
 }
 
 export interface FindCoordinatorResponse {
+  /** COORDINATOR_NOT_AVAILABLE when this node does not know the partition's leader: ask another. */
   error: ApiErrorName
   message?: string
+  /** 0, with host '' and port 0, on an error. */
   nodeId: number
   host: string
   port: number
-  /** The `__consumer_offsets` partition that holds the group. */
+  /** The `__consumer_offsets` partition that holds the group; -1 while the topic does not exist. */
   partition: number
 }
 
@@ -318,13 +320,14 @@ export interface SyncGroupResponse {
   assignment: Uint8Array
 }
 
-export interface HeartbeatRequest {
+/** Kafka's HeartbeatRequest (named apart from Raft's Heartbeat messages, which the package also exports). */
+export interface GroupHeartbeatRequest {
   groupId: string
   generationId: number
   memberId: string
 }
 
-export interface HeartbeatResponse {
+export interface GroupHeartbeatResponse {
   error: ApiErrorName
   message?: string
 }
@@ -435,7 +438,7 @@ export interface ApiTypes {
   findCoordinator: [FindCoordinatorRequest, FindCoordinatorResponse]
   joinGroup: [JoinGroupRequest, JoinGroupResponse]
   syncGroup: [SyncGroupRequest, SyncGroupResponse]
-  heartbeat: [HeartbeatRequest, HeartbeatResponse]
+  heartbeat: [GroupHeartbeatRequest, GroupHeartbeatResponse]
   leaveGroup: [LeaveGroupRequest, LeaveGroupResponse]
   offsetCommit: [OffsetCommitRequest, OffsetCommitResponse]
   offsetFetch: [OffsetFetchRequest, OffsetFetchResponse]

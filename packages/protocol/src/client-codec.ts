@@ -6,7 +6,8 @@
  *   response = { id: uint32, error: ErrorName | nil, message?: str, body: <the api's response> | nil }
  *
  * Bodies are maps keyed by the field names of client-api.ts, written in the order of the schemas
- * below; record batches (produce and fetch `records`) are msgpack `bin`; `configs` is a flat map of
+ * below; record batches (produce and fetch `records`) and a group member's metadata and assignment
+ * are msgpack `bin`; `configs` is a flat map of
  * string to string; integers are msgpack ints (a float64 only beyond 32 bits). A response has a
  * body exactly when its error is nil.
  *
@@ -23,7 +24,14 @@
  * or a frame over the byte limit.
  */
 import { Packr, Unpackr } from 'msgpackr'
-import type { ApiName, ApiRequest, ApiResponse, RequestEnvelope, ResponseEnvelope } from './client-api.js'
+import type {
+  ApiName,
+  ApiRequest,
+  ApiResponse,
+  GroupState,
+  RequestEnvelope,
+  ResponseEnvelope,
+} from './client-api.js'
 import { membersMax } from './limits.js'
 import { scanMsgpack } from './msgpack-scan.js'
 import { fail, ok, type Result } from './result.js'
@@ -55,6 +63,23 @@ export const messageCharsMax = 1_024
 export const errorNameCharsMax = 64
 export const hostCharsMax = 255
 export const clusterIdCharsMax = 255
+/** Groups in a DescribeGroups or DeleteGroups request or response, and in a ListGroups response. */
+export const groupsPerRequestMax = 1_000_000
+/** Members in a JoinGroup or DescribeGroups response, assignments in a SyncGroup, ids in a LeaveGroup. */
+export const membersPerGroupMax = 10_000
+/** Protocols (assignors) one member offers in a JoinGroup. */
+export const protocolsPerMemberMax = 64
+/** Committed offsets of one group in a DescribeGroups response. */
+export const offsetsPerGroupMax = 1_000_000
+/**
+ * Group, member and client ids, client hosts, protocol types and names. The coordinator applies
+ * its own, tighter limit and answers INVALID_GROUP_ID or INVALID_REQUEST; this one bounds the frame.
+ */
+export const idCharsMax = 4_096
+/** An offset commit's metadata (the coordinator checks offset.metadata.max.bytes in UTF-8). */
+export const offsetMetadataCharsMax = 4_096
+/** A member's metadata for one protocol (its subscription), and its assignment. */
+export const memberMetadataBytesMax = 1024 * 1024
 /**
  * Nesting of msgpack containers. The deepest valid path is 7: envelope → body → topics → topic →
  * partitions → partition → replicas.
@@ -72,6 +97,10 @@ export interface ClientLimits {
   brokersMax: number
   configEntriesMax: number
   replicasPerPartitionMax: number
+  groupsPerRequestMax: number
+  membersPerGroupMax: number
+  protocolsPerMemberMax: number
+  offsetsPerGroupMax: number
 }
 
 export const defaultClientLimits: Readonly<ClientLimits> = Object.freeze({
@@ -82,6 +111,10 @@ export const defaultClientLimits: Readonly<ClientLimits> = Object.freeze({
   brokersMax,
   configEntriesMax,
   replicasPerPartitionMax,
+  groupsPerRequestMax,
+  membersPerGroupMax,
+  protocolsPerMemberMax,
+  offsetsPerGroupMax,
 })
 
 type Limit = Exclude<keyof ClientLimits, 'requestBytesMax' | 'responseBytesMax'>
@@ -104,7 +137,7 @@ type Node =
       readonly truncate: boolean
     }
   | { readonly kind: 'bool' }
-  | { readonly kind: 'bytes' }
+  | { readonly kind: 'bytes'; readonly bytesMax?: number; readonly limit?: string }
   | { readonly kind: 'int64String' }
   | { readonly kind: 'nodeIds' }
   | { readonly kind: 'configs' }
@@ -143,10 +176,23 @@ const string = (
 
 const bool: Schema<boolean> = { kind: 'bool' }
 const bytes: Schema<Uint8Array> = { kind: 'bytes' }
+const boundedBytes = (bytesMax: number, limit: string): Schema<Uint8Array> => ({
+  kind: 'bytes',
+  bytesMax,
+  limit,
+})
 const nodeIds: Schema<number[]> = { kind: 'nodeIds' }
 const configs: Schema<Record<string, string>> = { kind: 'configs' }
 /** A signed 64-bit integer as a decimal string, -1 (none) or above. */
 const int64String: Schema<string> = { kind: 'int64String' }
+
+/** One of a few strings (a state name). */
+const oneOf = <T extends string>(values: readonly T[]): Schema<T> =>
+  string(Math.max(...values.map((v) => v.length)), 'the longest name', {
+    charsMin: 1,
+    pattern: new RegExp(`^(${values.join('|')})$`),
+    what: `one of ${values.join(', ')}`,
+  }) as unknown as Schema<T>
 
 const nullable = <T>(of: Schema<T>): Schema<T | null> => ({ kind: 'nullable', of })
 const array = <T>(of: Schema<T>, max: Limit): Schema<T[]> => ({ kind: 'array', of, max })
@@ -197,6 +243,16 @@ const partitionResult = record({ partition, error: errorName, message: optional(
 const requestedReplicas = array(nodeId, 'replicasPerPartitionMax')
 const nodeState = record({ nodeId })
 const nodeStateResult = record({ error: errorName, message: optional(freeText) })
+
+// Consumer groups.
+const id = string(idCharsMax, 'idCharsMax')
+/** Generations in requests: any int32 (the coordinator answers ILLEGAL_GENERATION); -1 standalone. */
+const int32 = int(-0x8000_0000, int32Max, 'an int32')
+const memberBytes = boundedBytes(memberMetadataBytesMax, 'memberMetadataBytesMax')
+const offsetMetadata = string(offsetMetadataCharsMax, 'offsetMetadataCharsMax')
+const groupState = oneOf<GroupState>(['Empty', 'PreparingRebalance', 'CompletingRebalance', 'Stable', 'Dead'])
+const groupIds = record({ groups: array(id, 'groupsPerRequestMax') })
+const groupResult = { error: errorName, message: optional(freeText) }
 
 /** Topics, each with its partitions: the shape of produce, fetch and list offsets, both ways. */
 const byTopic = <P>(partitionSchema: Schema<P>) =>
@@ -262,6 +318,42 @@ const requestSchemas: { readonly [A in ApiName]: Schema<ApiRequest<A>> } = {
   }),
   decommissionNode: nodeState,
   recommissionNode: nodeState,
+  findCoordinator: record({ key: id }),
+  joinGroup: record({
+    groupId: id,
+    memberId: id,
+    clientId: id,
+    sessionTimeoutMs: durationMs,
+    rebalanceTimeoutMs: durationMs,
+    protocolType: id,
+    protocols: array(record({ name: id, metadata: memberBytes }), 'protocolsPerMemberMax'),
+  }),
+  syncGroup: record({
+    groupId: id,
+    generationId: int32,
+    memberId: id,
+    assignments: array(record({ memberId: id, assignment: memberBytes }), 'membersPerGroupMax'),
+  }),
+  heartbeat: record({ groupId: id, generationId: int32, memberId: id }),
+  leaveGroup: record({ groupId: id, memberIds: array(id, 'membersPerGroupMax') }),
+  offsetCommit: record({
+    groupId: id,
+    generationId: int32,
+    memberId: id,
+    topics: byTopic(record({ partition, offset, metadata: optional(offsetMetadata) })),
+  }),
+  offsetFetch: record({
+    groupId: id,
+    topics: nullable(
+      array(
+        record({ name: topicName, partitions: array(partition, 'partitionsPerTopicMax') }),
+        'topicsPerRequestMax',
+      ),
+    ),
+  }),
+  describeGroups: groupIds,
+  listGroups: record({}),
+  deleteGroups: groupIds,
 }
 
 const responseSchemas: { readonly [A in ApiName]: Schema<ApiResponse<A>> } = {
@@ -350,6 +442,71 @@ const responseSchemas: { readonly [A in ApiName]: Schema<ApiResponse<A>> } = {
   alterPartition: record({ topics: byTopic(partitionResult) }),
   decommissionNode: nodeStateResult,
   recommissionNode: nodeStateResult,
+  findCoordinator: record({
+    ...groupResult,
+    nodeId: leaderId,
+    host: string(hostCharsMax, 'hostCharsMax'),
+    port: int(0, 0xffff),
+    partition: int(-1, int32Max, 'a partition, or -1 for none'),
+  }),
+  joinGroup: record({
+    ...groupResult,
+    generationId: int(-1, int32Max),
+    protocolName: nullable(id),
+    leader: id,
+    memberId: id,
+    members: array(record({ memberId: id, metadata: memberBytes }), 'membersPerGroupMax'),
+  }),
+  syncGroup: record({ ...groupResult, assignment: memberBytes }),
+  heartbeat: record(groupResult),
+  leaveGroup: record({
+    ...groupResult,
+    members: array(record({ memberId: id, error: errorName }), 'membersPerGroupMax'),
+  }),
+  offsetCommit: record({ ...groupResult, topics: byTopic(partitionResult) }),
+  offsetFetch: record({
+    ...groupResult,
+    topics: byTopic(record({ partition, offset: offsetOrNone, metadata: offsetMetadata, error: errorName })),
+  }),
+  describeGroups: record({
+    groups: array(
+      record({
+        groupId: id,
+        error: errorName,
+        state: groupState,
+        protocolType: id,
+        protocol: id,
+        members: array(
+          record({
+            memberId: id,
+            clientId: id,
+            clientHost: id,
+            subscription: memberBytes,
+            assignment: memberBytes,
+          }),
+          'membersPerGroupMax',
+        ),
+        offsets: array(
+          record({
+            topic: topicName,
+            partition,
+            committed: offsetOrNone,
+            logEndOffset: offsetOrNone,
+            lag: offsetOrNone,
+          }),
+          'offsetsPerGroupMax',
+        ),
+      }),
+      'groupsPerRequestMax',
+    ),
+  }),
+  listGroups: record({
+    error: errorName,
+    groups: array(record({ groupId: id, protocolType: id, state: groupState }), 'groupsPerRequestMax'),
+  }),
+  deleteGroups: record({
+    results: array(record({ groupId: id, ...groupResult }), 'groupsPerRequestMax'),
+  }),
 }
 
 const envelopeError = errorName
@@ -492,7 +649,10 @@ function check(s: Node, x: unknown, limits: ClientLimits): Problem | undefined {
     case 'bool':
       return typeof x === 'boolean' ? undefined : problem(`expected a boolean, got ${describe(x)}`)
     case 'bytes':
-      return x instanceof Uint8Array ? undefined : problem(`expected bytes, got ${describe(x)}`)
+      if (!(x instanceof Uint8Array)) return problem(`expected bytes, got ${describe(x)}`)
+      return s.bytesMax === undefined || x.length <= s.bytesMax
+        ? undefined
+        : problem(`${x.length} bytes exceed ${s.limit} ${s.bytesMax}`)
     case 'int64String':
       return checkInt64String(x)
     case 'nodeIds':

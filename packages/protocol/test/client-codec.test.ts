@@ -25,7 +25,10 @@ import {
   defaultClientLimits,
   encodeRequest,
   encodeResponse,
+  idCharsMax,
+  memberMetadataBytesMax,
   messageCharsMax,
+  offsetMetadataCharsMax,
   topicNameCharsMax,
 } from '../src/client-codec.js'
 import { ErrorCode } from '../src/error-codes.js'
@@ -94,6 +97,20 @@ const topicResultsArb = fc.record({
   ),
 })
 
+// Consumer groups.
+const groupIdArb = small(fc.string({ unit: 'binary', maxLength: 40 }), fc.constant('g'.repeat(idCharsMax)))
+const int32RangeArb = intArb(-(2 ** 31), int32Max)
+const generationArb = intArb(-1, int32Max)
+// The 1 MiB limit itself has its own cases below: frames that large would slow the fuzzing.
+const memberBytesArb = bytesArb
+const groupStateArb = fc.constantFrom(
+  'Empty' as const,
+  'PreparingRebalance' as const,
+  'CompletingRebalance' as const,
+  'Stable' as const,
+  'Dead' as const,
+)
+
 const requestArbs: { [A in ApiName]: fc.Arbitrary<ApiRequest<A>> } = {
   metadata: fc.record({ topics: fc.option(list(topicNameArb), { nil: null }) }),
   produce: fc.record({
@@ -152,6 +169,42 @@ const requestArbs: { [A in ApiName]: fc.Arbitrary<ApiRequest<A>> } = {
   }),
   decommissionNode: fc.record({ nodeId: nodeIdArb }),
   recommissionNode: fc.record({ nodeId: nodeIdArb }),
+  findCoordinator: fc.record({ key: groupIdArb }),
+  joinGroup: fc.record({
+    groupId: groupIdArb,
+    memberId: groupIdArb,
+    clientId: groupIdArb,
+    sessionTimeoutMs: int32Arb,
+    rebalanceTimeoutMs: int32Arb,
+    protocolType: fc.constantFrom('consumer', '', 'connect'),
+    protocols: list(fc.record({ name: groupIdArb, metadata: memberBytesArb })),
+  }),
+  syncGroup: fc.record({
+    groupId: groupIdArb,
+    generationId: int32RangeArb,
+    memberId: groupIdArb,
+    assignments: list(fc.record({ memberId: groupIdArb, assignment: memberBytesArb })),
+  }),
+  heartbeat: fc.record({ groupId: groupIdArb, generationId: int32RangeArb, memberId: groupIdArb }),
+  leaveGroup: fc.record({ groupId: groupIdArb, memberIds: list(groupIdArb) }),
+  offsetCommit: fc.record({
+    groupId: groupIdArb,
+    generationId: int32RangeArb,
+    memberId: groupIdArb,
+    topics: byTopic(
+      fc.record(
+        { partition: partitionArb, offset: offsetArb, metadata: textArb(offsetMetadataCharsMax) },
+        { requiredKeys: ['partition', 'offset'] },
+      ),
+    ),
+  }),
+  offsetFetch: fc.record({
+    groupId: groupIdArb,
+    topics: fc.option(list(fc.record({ name: topicNameArb, partitions: list(partitionArb) })), { nil: null }),
+  }),
+  describeGroups: fc.record({ groups: list(groupIdArb) }),
+  listGroups: fc.constant({}),
+  deleteGroups: fc.record({ groups: list(groupIdArb) }),
 }
 
 const responseArbs: { [A in ApiName]: fc.Arbitrary<ApiResponse<A>> } = {
@@ -262,6 +315,102 @@ const responseArbs: { [A in ApiName]: fc.Arbitrary<ApiResponse<A>> } = {
   alterPartition: fc.record({ topics: byTopic(partitionResultArb) }),
   decommissionNode: nodeStateResultArb,
   recommissionNode: nodeStateResultArb,
+  findCoordinator: fc.record(
+    {
+      error: errorArb,
+      message: messageArb,
+      nodeId: leaderIdArb,
+      host: fc.oneof(fc.constant(''), fc.domain(), fc.ipV4()),
+      port: intArb(0, 0xffff),
+      partition: intArb(-1, int32Max),
+    },
+    { requiredKeys: ['error', 'nodeId', 'host', 'port', 'partition'] },
+  ),
+  joinGroup: fc.record(
+    {
+      error: errorArb,
+      message: messageArb,
+      generationId: generationArb,
+      protocolName: fc.option(groupIdArb, { nil: null }),
+      leader: groupIdArb,
+      memberId: groupIdArb,
+      members: list(fc.record({ memberId: groupIdArb, metadata: memberBytesArb })),
+    },
+    { requiredKeys: ['error', 'generationId', 'protocolName', 'leader', 'memberId', 'members'] },
+  ),
+  syncGroup: fc.record(
+    { error: errorArb, message: messageArb, assignment: memberBytesArb },
+    { requiredKeys: ['error', 'assignment'] },
+  ),
+  heartbeat: nodeStateResultArb,
+  leaveGroup: fc.record(
+    {
+      error: errorArb,
+      message: messageArb,
+      members: list(fc.record({ memberId: groupIdArb, error: errorArb })),
+    },
+    { requiredKeys: ['error', 'members'] },
+  ),
+  offsetCommit: fc.record(
+    { error: errorArb, message: messageArb, topics: byTopic(partitionResultArb) },
+    { requiredKeys: ['error', 'topics'] },
+  ),
+  offsetFetch: fc.record(
+    {
+      error: errorArb,
+      message: messageArb,
+      topics: byTopic(
+        fc.record({
+          partition: partitionArb,
+          offset: offsetOrNoneArb,
+          metadata: textArb(offsetMetadataCharsMax),
+          error: errorArb,
+        }),
+      ),
+    },
+    { requiredKeys: ['error', 'topics'] },
+  ),
+  describeGroups: fc.record({
+    groups: list(
+      fc.record({
+        groupId: groupIdArb,
+        error: errorArb,
+        state: groupStateArb,
+        protocolType: groupIdArb,
+        protocol: groupIdArb,
+        members: list(
+          fc.record({
+            memberId: groupIdArb,
+            clientId: groupIdArb,
+            clientHost: fc.oneof(fc.ipV4(), fc.ipV6(), fc.constant('')),
+            subscription: memberBytesArb,
+            assignment: memberBytesArb,
+          }),
+        ),
+        offsets: list(
+          fc.record({
+            topic: topicNameArb,
+            partition: partitionArb,
+            committed: offsetOrNoneArb,
+            logEndOffset: offsetOrNoneArb,
+            lag: offsetOrNoneArb,
+          }),
+        ),
+      }),
+    ),
+  }),
+  listGroups: fc.record({
+    error: errorArb,
+    groups: list(fc.record({ groupId: groupIdArb, protocolType: groupIdArb, state: groupStateArb })),
+  }),
+  deleteGroups: fc.record({
+    results: list(
+      fc.record(
+        { groupId: groupIdArb, error: errorArb, message: messageArb },
+        { requiredKeys: ['groupId', 'error'] },
+      ),
+    ),
+  }),
 }
 
 const requestArb = <A extends ApiName>(api: A): fc.Arbitrary<RequestEnvelope<A>> =>
@@ -483,6 +632,48 @@ const requestBases: { [A in ApiName]: ApiRequest<A> } = {
   },
   decommissionNode: { nodeId: 2 },
   recommissionNode: { nodeId: 2 },
+  findCoordinator: { key: 'billing' },
+  joinGroup: {
+    groupId: 'billing',
+    memberId: '',
+    clientId: 'cairn',
+    sessionTimeoutMs: 10_000,
+    rebalanceTimeoutMs: 60_000,
+    protocolType: 'consumer',
+    protocols: [
+      { name: 'cooperative-sticky', metadata: records(4) },
+      { name: 'range', metadata: records(4) },
+    ],
+  },
+  syncGroup: {
+    groupId: 'billing',
+    generationId: 3,
+    memberId: 'cairn-1',
+    assignments: [
+      { memberId: 'cairn-1', assignment: records(2) },
+      { memberId: 'cairn-2', assignment: records(2) },
+    ],
+  },
+  heartbeat: { groupId: 'billing', generationId: 3, memberId: 'cairn-1' },
+  leaveGroup: { groupId: 'billing', memberIds: ['cairn-1', 'cairn-2'] },
+  offsetCommit: {
+    groupId: 'billing',
+    generationId: -1,
+    memberId: '',
+    topics: [
+      {
+        name: 'a',
+        partitions: [
+          { partition: 0, offset: 10, metadata: 'm' },
+          { partition: 1, offset: 0 },
+        ],
+      },
+    ],
+  },
+  offsetFetch: { groupId: 'billing', topics: [{ name: 'a', partitions: [0, 1] }] },
+  describeGroups: { groups: ['billing', 'audit'] },
+  listGroups: {},
+  deleteGroups: { groups: ['billing'] },
 }
 
 const responseBases: { [A in ApiName]: ApiResponse<A> } = {
@@ -558,6 +749,52 @@ const responseBases: { [A in ApiName]: ApiResponse<A> } = {
   alterPartition: { topics: [{ name: 'a', partitions: [{ partition: 0, error: null }] }] },
   decommissionNode: { error: null },
   recommissionNode: { error: 'BROKER_ID_NOT_REGISTERED', message: 'node 9 is not registered' },
+  findCoordinator: { error: null, nodeId: 2, host: 'localhost', port: 9092, partition: 7 },
+  joinGroup: {
+    error: null,
+    generationId: 3,
+    protocolName: 'range',
+    leader: 'cairn-1',
+    memberId: 'cairn-1',
+    members: [
+      { memberId: 'cairn-1', metadata: records(4) },
+      { memberId: 'cairn-2', metadata: records(4) },
+    ],
+  },
+  syncGroup: { error: null, assignment: records(2) },
+  heartbeat: { error: 'REBALANCE_IN_PROGRESS' },
+  leaveGroup: { error: null, members: [{ memberId: 'cairn-1', error: null }] },
+  offsetCommit: {
+    error: null,
+    topics: [{ name: 'a', partitions: [{ partition: 0, error: 'ILLEGAL_GENERATION' }] }],
+  },
+  offsetFetch: {
+    error: null,
+    topics: [{ name: 'a', partitions: [{ partition: 0, offset: 10, metadata: '', error: null }] }],
+  },
+  describeGroups: {
+    groups: [
+      {
+        groupId: 'billing',
+        error: null,
+        state: 'Stable',
+        protocolType: 'consumer',
+        protocol: 'range',
+        members: [
+          {
+            memberId: 'cairn-1',
+            clientId: 'cairn',
+            clientHost: '127.0.0.1',
+            subscription: records(4),
+            assignment: records(2),
+          },
+        ],
+        offsets: [{ topic: 'a', partition: 0, committed: 10, logEndOffset: 15, lag: 5 }],
+      },
+    ],
+  },
+  listGroups: { error: null, groups: [{ groupId: 'billing', protocolType: 'consumer', state: 'Empty' }] },
+  deleteGroups: { results: [{ groupId: 'billing', error: 'NON_EMPTY_GROUP', message: 'has members' }] },
 }
 
 type Tree = Record<string, unknown>
@@ -827,6 +1064,92 @@ const requestCases: Case[] = [
   ],
   ['decommissionNode', setting('force', true), 'decommissionNode: unexpected key "force"'],
   ['recommissionNode', setting('nodeId', undefined), 'recommissionNode.nodeId: missing'],
+  ['findCoordinator', setting('key', 5), 'findCoordinator.key: expected a string, got 5'],
+  ['findCoordinator', setting('keyType', 0), 'findCoordinator: unexpected key "keyType"'],
+  [
+    'findCoordinator',
+    setting('key', 'g'.repeat(4097)),
+    'findCoordinator.key: 4097 chars exceed idCharsMax 4096',
+  ],
+  ['joinGroup', setting('groupId', null), 'joinGroup.groupId: expected a string, got null'],
+  [
+    'joinGroup',
+    setting('sessionTimeoutMs', -1),
+    'joinGroup.sessionTimeoutMs: expected an integer in 0..2^31-1, got -1',
+  ],
+  ['joinGroup', setting('rebalanceTimeoutMs', undefined), 'joinGroup.rebalanceTimeoutMs: missing'],
+  [
+    'joinGroup',
+    setting('protocols[1].metadata', 'range'),
+    'joinGroup.protocols[1].metadata: expected bytes, got "range"',
+  ],
+  [
+    'joinGroup',
+    setting('protocols[0].metadata', new Uint8Array(memberMetadataBytesMax + 1)),
+    'joinGroup.protocols[0].metadata: 1048577 bytes exceed memberMetadataBytesMax 1048576',
+  ],
+  [
+    'joinGroup',
+    () => undefined,
+    'joinGroup.protocols: 2 entries exceed protocolsPerMemberMax 1',
+    { protocolsPerMemberMax: 1 },
+  ],
+  ['joinGroup', setting('groupInstanceId', 'static-1'), 'joinGroup: unexpected key "groupInstanceId"'],
+  [
+    'syncGroup',
+    setting('generationId', 2 ** 31),
+    'syncGroup.generationId: expected an int32, got 2147483648',
+  ],
+  [
+    'syncGroup',
+    () => undefined,
+    'syncGroup.assignments: 2 entries exceed membersPerGroupMax 1',
+    { membersPerGroupMax: 1 },
+  ],
+  [
+    'syncGroup',
+    setting('assignments[1].assignment', null),
+    'syncGroup.assignments[1].assignment: expected bytes, got null',
+  ],
+  ['heartbeat', setting('generationId', 1.5), 'heartbeat.generationId: expected an int32, got 1.5'],
+  ['heartbeat', setting('memberId', undefined), 'heartbeat.memberId: missing'],
+  ['leaveGroup', setting('memberIds[0]', 7), 'leaveGroup.memberIds[0]: expected a string, got 7'],
+  ['leaveGroup', setting('memberIds', 'cairn-1'), 'leaveGroup.memberIds: expected an array, got "cairn-1"'],
+  [
+    'offsetCommit',
+    setting('topics[0].partitions[0].offset', -1),
+    'offsetCommit.topics[0].partitions[0].offset: expected an integer in 0..2^53-1, got -1',
+  ],
+  [
+    'offsetCommit',
+    setting('topics[0].partitions[0].metadata', null),
+    'offsetCommit.topics[0].partitions[0].metadata: expected a string, got null',
+  ],
+  [
+    'offsetCommit',
+    setting('topics[0].partitions[0].metadata', 'm'.repeat(4097)),
+    'offsetCommit.topics[0].partitions[0].metadata: 4097 chars exceed offsetMetadataCharsMax 4096',
+  ],
+  [
+    'offsetCommit',
+    setting('topics[0].partitions[1].leaderEpoch', 3),
+    'offsetCommit.topics[0].partitions[1]: unexpected key "leaderEpoch"',
+  ],
+  ['offsetFetch', setting('topics', 'all'), 'offsetFetch.topics: expected null or an array, got "all"'],
+  [
+    'offsetFetch',
+    setting('topics[0].partitions[1]', -1),
+    'offsetFetch.topics[0].partitions[1]: expected an integer in 0..2^31-1, got -1',
+  ],
+  ['describeGroups', setting('groups', null), 'describeGroups.groups: expected an array, got null'],
+  [
+    'describeGroups',
+    setting('groups[2]', 'c'),
+    'describeGroups.groups: 3 entries exceed groupsPerRequestMax 2',
+    { groupsPerRequestMax: 2 },
+  ],
+  ['listGroups', setting('statesFilter', ['Empty']), 'listGroups: unexpected key "statesFilter"'],
+  ['deleteGroups', setting('groups[0]', 1), 'deleteGroups.groups[0]: expected a string, got 1'],
 ]
 
 const responseCases: Case[] = [
@@ -1025,6 +1348,102 @@ const responseCases: Case[] = [
   ],
   ['decommissionNode', setting('error', undefined), 'decommissionNodeResponse.error: missing'],
   ['recommissionNode', setting('message', 7), 'recommissionNodeResponse.message: expected a string, got 7'],
+  [
+    'findCoordinator',
+    setting('nodeId', -1),
+    'findCoordinatorResponse.nodeId: expected a node id, or 0 for none, got -1',
+  ],
+  [
+    'findCoordinator',
+    setting('partition', -2),
+    'findCoordinatorResponse.partition: expected a partition, or -1 for none, got -2',
+  ],
+  [
+    'findCoordinator',
+    setting('port', 65_536),
+    'findCoordinatorResponse.port: expected an integer in 0..65535, got 65536',
+  ],
+  [
+    'joinGroup',
+    setting('generationId', -2),
+    'joinGroupResponse.generationId: expected an integer in -1..2^31-1, got -2',
+  ],
+  [
+    'joinGroup',
+    setting('protocolName', 5),
+    'joinGroupResponse.protocolName: expected null or a string, got 5',
+  ],
+  ['joinGroup', setting('members[1].metadata', undefined), 'joinGroupResponse.members[1].metadata: missing'],
+  [
+    'joinGroup',
+    () => undefined,
+    'joinGroupResponse.members: 2 entries exceed membersPerGroupMax 1',
+    { membersPerGroupMax: 1 },
+  ],
+  ['syncGroup', setting('assignment', [1, 2]), 'syncGroupResponse.assignment: expected bytes, got array(2)'],
+  [
+    'syncGroup',
+    setting('assignment', new Uint8Array(memberMetadataBytesMax + 1)),
+    'syncGroupResponse.assignment: 1048577 bytes exceed memberMetadataBytesMax 1048576',
+  ],
+  [
+    'heartbeat',
+    setting('error', 'rebalance'),
+    'heartbeatResponse.error: expected null or an error name like NOT_LEADER_OR_FOLLOWER, got "rebalance"',
+  ],
+  ['leaveGroup', setting('members[0].error', undefined), 'leaveGroupResponse.members[0].error: missing'],
+  [
+    'offsetCommit',
+    setting('topics[0].partitions[0].offset', 3),
+    'offsetCommitResponse.topics[0].partitions[0]: unexpected key "offset"',
+  ],
+  [
+    'offsetFetch',
+    setting('topics[0].partitions[0].offset', -2),
+    'offsetFetchResponse.topics[0].partitions[0].offset: expected an integer in -1..2^53-1, got -2',
+  ],
+  [
+    'offsetFetch',
+    setting('topics[0].partitions[0].metadata', undefined),
+    'offsetFetchResponse.topics[0].partitions[0].metadata: missing',
+  ],
+  [
+    'describeGroups',
+    setting('groups[0].state', 'Rebalancing'),
+    'describeGroupsResponse.groups[0].state: expected one of Empty, PreparingRebalance, CompletingRebalance, Stable, Dead, got "Rebalancing"',
+  ],
+  [
+    'describeGroups',
+    setting('groups[0].offsets[0].lag', -2),
+    'describeGroupsResponse.groups[0].offsets[0].lag: expected an integer in -1..2^53-1, got -2',
+  ],
+  [
+    'describeGroups',
+    setting('groups[0].offsets[0]', { topic: 'a', partition: 0, committed: 1, logEndOffset: 2 }),
+    'describeGroupsResponse.groups[0].offsets[0].lag: missing',
+  ],
+  [
+    'describeGroups',
+    setting('groups[0].members[0].assignment', 'p0'),
+    'describeGroupsResponse.groups[0].members[0].assignment: expected bytes, got "p0"',
+  ],
+  [
+    'describeGroups',
+    setting('groups[0].offsets[1]', { topic: 'a', partition: 1, committed: 1, logEndOffset: 2, lag: 1 }),
+    'describeGroupsResponse.groups[0].offsets: 2 entries exceed offsetsPerGroupMax 1',
+    { offsetsPerGroupMax: 1 },
+  ],
+  [
+    'listGroups',
+    setting('groups[0].state', 'stable'),
+    'listGroupsResponse.groups[0].state: expected one of Empty, PreparingRebalance, CompletingRebalance, Stable, Dead, got "stable"',
+  ],
+  ['listGroups', setting('error', undefined), 'listGroupsResponse.error: missing'],
+  [
+    'deleteGroups',
+    setting('results[0].groupId', undefined),
+    'deleteGroupsResponse.results[0].groupId: missing',
+  ],
 ]
 
 /** A fresh copy of a base, so cases never see each other's edits. */

@@ -31,6 +31,19 @@ describe('Kafka error codes', () => {
       NOT_CONTROLLER: 41,
       OUT_OF_ORDER_SEQUENCE_NUMBER: 45,
       MEMBER_ID_REQUIRED: 79,
+      // The group coordinator's, with Kafka's numbers.
+      OFFSET_METADATA_TOO_LARGE: 12,
+      INVALID_GROUP_ID: 24,
+      INVALID_COMMIT_OFFSET_SIZE: 28,
+      INVALID_REQUEST: 42,
+      NON_EMPTY_GROUP: 68,
+      GROUP_ID_NOT_FOUND: 69,
+      GROUP_MAX_SIZE_REACHED: 81,
+      INVALID_FETCH_SIZE: 4,
+      RECORD_LIST_TOO_LARGE: 18,
+      INVALID_CONFIG: 40,
+      POLICY_VIOLATION: 44,
+      KAFKA_STORAGE_ERROR: 56,
       NO_REASSIGNMENT_IN_PROGRESS: 85,
       BROKER_ID_NOT_REGISTERED: 102,
     }
@@ -52,6 +65,8 @@ describe('Kafka error codes', () => {
       'LEADER_NOT_AVAILABLE',
       'NOT_ENOUGH_REPLICAS',
       'NOT_COORDINATOR',
+      'COORDINATOR_NOT_AVAILABLE',
+      'COORDINATOR_LOAD_IN_PROGRESS',
     ] as const) {
       assert.equal(isRetriable(ErrorCode[name].code), true, name)
     }
@@ -59,6 +74,10 @@ describe('Kafka error codes', () => {
       'OFFSET_OUT_OF_RANGE',
       'MESSAGE_TOO_LARGE',
       'OUT_OF_ORDER_SEQUENCE_NUMBER',
+      'ILLEGAL_GENERATION',
+      'UNKNOWN_MEMBER_ID',
+      'REBALANCE_IN_PROGRESS',
+      'MEMBER_ID_REQUIRED',
       'NONE',
     ] as const) {
       assert.equal(isRetriable(ErrorCode[name].code), false, name)

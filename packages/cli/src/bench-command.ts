@@ -1,0 +1,279 @@
+/**
+ * cairn bench produce|consume|e2e|failover|idle — throughput, latency, failover and idle-cost
+ * figures, after the OpenMessaging Benchmark. Runs against --bootstrap, or starts a local 3-node
+ * cluster of its own (always, for failover and idle) and tears it down afterwards, on Ctrl-C too.
+ * A progress line goes to stderr every second; the summary to stdout, and with --json a final JSON
+ * line.
+ */
+import { parseArgs } from 'node:util'
+import { fail, parseHostPort } from './args.js'
+import { LOCAL_NODES, LocalCluster } from './bench-cluster.js'
+import { BenchAborted, type BenchOptions, Run, type Workload } from './bench-context.js'
+import { failoverWorkload } from './bench-failover.js'
+import { idleWorkload } from './bench-idle.js'
+import { type BenchResult, consumeWorkload, e2eWorkload, produceWorkload } from './bench-workloads.js'
+
+export const BENCH_USAGE = `usage: cairn bench produce|consume|e2e [--topic T] [--partitions 16] [--replication-factor 3]
+                   [--acks all] [--record-size 100] [--records 1000000] [--rate R] [--in-flight 100000]
+                   [--producers 1] [--linger-ms 0] [--batch-size 131072] [--json] [--bootstrap H:P,...]
+       cairn bench failover [--trials 20] [--graceful] [--partitions 16] [--rate 2000] [--record-size 100]
+       cairn bench idle [--partitions 3000] [--seconds 30] [--settle-seconds 5]
+   (all: [--json]; produce, consume, e2e, failover: [--retry-backoff-ms 20] [--retry-backoff-max-ms 100])
+
+Workloads after the OpenMessaging Benchmark. Without --bootstrap, and always for failover and idle,
+the bench starts a local ${LOCAL_NODES}-node cluster (real 'cairn node start' processes in a temporary
+folder) and stops it at the end or on Ctrl-C.
+
+  produce   publish latency (send to acknowledgement) and throughput
+  consume   produce --records first (not timed), then read them all: the catch-up rate
+  e2e       produce and read at once: end-to-end latency (read - intended send time) too
+  failover  write to every partition at --rate while the leader of partition 0 is SIGKILLed
+            (--graceful: SIGTERM, it hands its leaderships off) and restarted, --trials times:
+            the time until each partition it led takes writes again (the slowest per trial)
+  idle      a topic of --partitions partitions, RF 3, nothing written: CPU and RSS of each node
+
+Max rate (no --rate): each producer sends as fast as it accepts, with at most --in-flight records
+unacknowledged. Fixed rate (--rate, records/s in total): each record is due at its time, and its
+latency counts from then, even if it is sent late (corrected for coordinated omission).
+Latencies: HdrHistogram, 3 significant digits. MB = 10^6 bytes of record values.
+--json ends the output with one JSON line: records_per_s, mb_per_s, p50_ms, p99_ms, p999_ms,
+max_ms (e2e: e2e_p50_ms ...; failover: unavailable_p50_ms, unavailable_p99_ms, trials; idle:
+per node cpu_percent and rss_mb).`
+
+const WORKLOADS: readonly Workload[] = ['produce', 'consume', 'e2e', 'failover', 'idle']
+const PRODUCING = [
+  'topic',
+  'partitions',
+  'record-size',
+  'in-flight',
+  'linger-ms',
+  'batch-size',
+  'retry-backoff-ms',
+  'retry-backoff-max-ms',
+  'json',
+]
+const THROUGHPUT = [...PRODUCING, 'replication-factor', 'acks', 'records', 'producers', 'bootstrap']
+/** The options each workload takes; any other given is refused by name. */
+const ALLOWED: Record<Workload, readonly string[]> = {
+  produce: [...THROUGHPUT, 'rate'],
+  e2e: [...THROUGHPUT, 'rate'],
+  consume: THROUGHPUT,
+  failover: [...PRODUCING, 'trials', 'graceful', 'rate'],
+  idle: ['topic', 'partitions', 'seconds', 'settle-seconds', 'json'],
+}
+
+/** Limits on what a run may ask for (the broker's own limits where it has them). */
+export const BENCH_LIMITS = {
+  partitionsMax: 10_000,
+  recordSizeBytesMin: 8,
+  recordSizeBytesMax: 1_000_000,
+  recordsMax: 1_000_000_000,
+  ratePerSMax: 10_000_000,
+  inFlightMax: 1_000_000,
+  producersMax: 64,
+  replicationFactorMax: 9,
+  lingerMsMax: 60_000,
+  batchSizeBytesMax: 1_048_576,
+  retryBackoffMsMax: 60_000,
+  trialsMax: 1000,
+  secondsMax: 3600,
+} as const
+
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/
+
+function intOption(value: string | undefined, name: string, fallback: number, min: number, max: number) {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isSafeInteger(n) || n < min || n > max)
+    fail(`--${name} wants an integer from ${min} to ${max}, got '${value}'`)
+  return n
+}
+
+function parseBenchArgs(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      topic: { type: 'string' },
+      partitions: { type: 'string' },
+      'replication-factor': { type: 'string' },
+      acks: { type: 'string' },
+      'record-size': { type: 'string' },
+      records: { type: 'string' },
+      rate: { type: 'string' },
+      'in-flight': { type: 'string' },
+      producers: { type: 'string' },
+      json: { type: 'boolean' },
+      bootstrap: { type: 'string' },
+      'linger-ms': { type: 'string' },
+      'batch-size': { type: 'string' },
+      'retry-backoff-ms': { type: 'string' },
+      'retry-backoff-max-ms': { type: 'string' },
+      trials: { type: 'string' },
+      graceful: { type: 'boolean' },
+      seconds: { type: 'string' },
+      'settle-seconds': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+}
+
+/** node:util's parseArgs, its errors (some several lines long) made one usage line. */
+function parseArgsOneLine(argv: string[]) {
+  try {
+    return parseBenchArgs(argv)
+  } catch (err) {
+    const { code, message } = err as { code?: string; message: string }
+    if (!code?.startsWith('ERR_PARSE_ARGS')) throw err
+    const unknown = /^Unknown option '([^']+)'/.exec(message)
+    if (unknown) fail(`unknown option '${unknown[1]}'; try 'cairn bench --help'`)
+    const ambiguous = /^Option '([^']+)' argument is ambiguous/.exec(message)
+    if (ambiguous) fail(`${ambiguous[1]} needs a value (one starting with '-' is written ${ambiguous[1]}=-N)`)
+    return fail(message.split('\n')[0]!)
+  }
+}
+
+/** Parses and checks `cairn bench` arguments; null for --help. */
+export function parseBenchOptions(argv: string[]): BenchOptions | null {
+  const { values, positionals } = parseArgsOneLine(argv)
+  if (values.help) return null
+  const [name, extra] = positionals
+  if (name === undefined)
+    fail(`cairn bench needs a workload: ${WORKLOADS.join(', ')}; try 'cairn bench --help'`)
+  if (!WORKLOADS.includes(name as Workload))
+    fail(`unknown workload 'cairn bench ${name}': one of ${WORKLOADS.join(', ')}`)
+  if (extra !== undefined) fail(`cairn bench ${name} takes no argument '${extra}'`)
+  const workload = name as Workload
+  for (const [key, value] of Object.entries(values)) {
+    if (value !== undefined && key !== 'help' && !ALLOWED[workload].includes(key))
+      fail(`--${key} does not apply to 'cairn bench ${workload}'`)
+  }
+  const L = BENCH_LIMITS
+  const local = workload === 'failover' || workload === 'idle' || values.bootstrap === undefined
+  const topic = values.topic ?? null
+  if (topic !== null && (!TOPIC_NAME.test(topic) || topic === '.' || topic === '..'))
+    fail(`--topic '${topic}' is not a topic name: 1 to 249 of a-z A-Z 0-9 . _ -`)
+  const replicationFactor = intOption(
+    values['replication-factor'],
+    'replication-factor',
+    3,
+    1,
+    L.replicationFactorMax,
+  )
+  if (local && replicationFactor > LOCAL_NODES)
+    fail(`--replication-factor ${replicationFactor} needs more than the local cluster's ${LOCAL_NODES} nodes`)
+  const acks = values.acks ?? 'all'
+  if (acks !== 'all' && acks !== '1' && acks !== '0') fail(`--acks is 0, 1 or all, not '${acks}'`)
+  const bootstrap = values.bootstrap?.split(',').map((s) => s.trim()) ?? null
+  for (const address of bootstrap ?? []) parseHostPort(address, '--bootstrap address')
+  const retryBackoffMs = intOption(values['retry-backoff-ms'], 'retry-backoff-ms', 20, 0, L.retryBackoffMsMax)
+  const retryBackoffMaxMs = intOption(
+    values['retry-backoff-max-ms'],
+    'retry-backoff-max-ms',
+    Math.max(100, retryBackoffMs),
+    0,
+    L.retryBackoffMsMax,
+  )
+  if (retryBackoffMaxMs < retryBackoffMs) fail('--retry-backoff-max-ms is below --retry-backoff-ms')
+  return {
+    workload,
+    topic,
+    partitions: intOption(
+      values.partitions,
+      'partitions',
+      workload === 'idle' ? 3000 : 16,
+      1,
+      L.partitionsMax,
+    ),
+    replicationFactor,
+    acks,
+    recordSizeBytes: intOption(
+      values['record-size'],
+      'record-size',
+      100,
+      L.recordSizeBytesMin,
+      L.recordSizeBytesMax,
+    ),
+    records: intOption(values.records, 'records', 1_000_000, 1, L.recordsMax),
+    ratePerS: intOption(values.rate, 'rate', workload === 'failover' ? 2000 : 0, 1, L.ratePerSMax),
+    inFlightMax: intOption(values['in-flight'], 'in-flight', 100_000, 1, L.inFlightMax),
+    producers: intOption(values.producers, 'producers', 1, 1, L.producersMax),
+    json: values.json ?? false,
+    bootstrap: local ? null : bootstrap,
+    lingerMs: intOption(values['linger-ms'], 'linger-ms', 0, 0, L.lingerMsMax),
+    batchSizeBytes: intOption(values['batch-size'], 'batch-size', 131_072, 1, L.batchSizeBytesMax),
+    retryBackoffMs,
+    retryBackoffMaxMs,
+    trials: intOption(values.trials, 'trials', 20, 1, L.trialsMax),
+    graceful: values.graceful ?? false,
+    seconds: intOption(values.seconds, 'seconds', 30, 1, L.secondsMax),
+    settleSeconds: intOption(values['settle-seconds'], 'settle-seconds', 5, 0, L.secondsMax),
+  }
+}
+
+const RUNNERS: Record<Workload, (run: Run) => Promise<BenchResult>> = {
+  produce: produceWorkload,
+  consume: consumeWorkload,
+  e2e: e2eWorkload,
+  failover: failoverWorkload,
+  idle: idleWorkload,
+}
+
+function print(result: BenchResult, json: boolean): void {
+  console.log(result.title)
+  for (const t of result.tables) console.log(`\n${t}`)
+  if (json) console.log(JSON.stringify(result.json))
+}
+
+/** Runs one bench; returns the exit code (130 when interrupted). */
+export async function benchCommand(argv: string[]): Promise<number> {
+  const options = parseBenchOptions(argv)
+  if (options === null) {
+    console.log(BENCH_USAGE)
+    return 0
+  }
+  const abort = new AbortController()
+  const interrupt = (signal: string) => {
+    if (abort.signal.aborted) return
+    process.stderr.write(`cairn: ${signal}: stopping the bench\n`)
+    abort.abort()
+  }
+  const onSigint = () => interrupt('SIGINT')
+  const onSigterm = () => interrupt('SIGTERM')
+  process.on('SIGINT', onSigint)
+  process.on('SIGTERM', onSigterm)
+  let cluster: LocalCluster | null = null
+  let run: Run | null = null
+  let failed = true
+  try {
+    if (options.bootstrap === null) {
+      process.stderr.write(`cairn: starting a local ${LOCAL_NODES}-node cluster\n`)
+      cluster = await LocalCluster.start()
+      process.stderr.write(`cairn: the cluster is up, its data and node logs in ${cluster.dir}\n`)
+    }
+    if (abort.signal.aborted) throw new BenchAborted()
+    run = new Run(options, options.bootstrap ?? cluster!.bootstrap, cluster, abort.signal)
+    const result = await run.within('the bench', Number.POSITIVE_INFINITY, RUNNERS[options.workload](run))
+    failed = false
+    await run.close()
+    print(result, options.json)
+    if (result.failures > 0) {
+      console.error(`cairn: ${result.failures} records failed; the first: ${result.firstError}`)
+      return 1
+    }
+    return 0
+  } catch (err) {
+    if (err instanceof BenchAborted || abort.signal.aborted) {
+      console.error('cairn: interrupted; the bench stopped')
+      failed = false
+      return 130
+    }
+    const message = err instanceof Error ? err.message : String(err)
+    throw new Error(cluster ? `${message} (node logs kept in ${cluster.dir})` : message)
+  } finally {
+    await run?.close()
+    await cluster?.stop({ keepDir: failed })
+    process.off('SIGINT', onSigint)
+    process.off('SIGTERM', onSigterm)
+  }
+}

@@ -1,0 +1,368 @@
+/**
+ * The OpenMessaging-Benchmark-like workloads of `cairn bench`:
+ * - produce: publish latency (send → acknowledgement) and throughput.
+ * - consume: produce the records first (not timed), then read them all from where producing
+ *   began: the catch-up rate, and how it compares with the rate they were produced at.
+ * - e2e: produce, and read in the same process as the records are written: end-to-end latency
+ *   (read − intended send time) beside the publish latency.
+ */
+import { randomBytes } from 'node:crypto'
+import type { Cairn, PartitionInfo, Producer } from '@cairn/client'
+import type { Histogram } from 'hdr-histogram-js'
+import { type BenchOptions, createTopic, type Run, waitForLeaders } from './bench-context.js'
+import { ConsumeLoad, LoadGenerator } from './bench-load.js'
+import {
+  int,
+  LATENCY_HEADER,
+  latencyJson,
+  latencyRow,
+  MB,
+  mbps,
+  ms,
+  round3,
+  startProgress,
+  summarize,
+  table,
+} from './bench-report.js'
+
+export const LEADERS_WAIT_MS_MAX = 60_000
+/** A consumer that gets no record for this long while more are expected fails the run. */
+export const CONSUME_STALL_MS_MAX = 30_000
+/** e2e consumers long-poll briefly: they stop soon after the last record. */
+const E2E_FETCH_WAIT_MS = 100
+const CATCHUP_FETCH_WAIT_MS = 500
+const WARM_UP_WAIT_MS_MAX = 60_000
+
+export interface BenchResult {
+  title: string
+  tables: string[]
+  json: Record<string, unknown>
+  failures: number
+  firstError: string | null
+}
+
+export function describeRun(o: BenchOptions, topic: string, where: string): string {
+  const rate =
+    o.ratePerS > 0
+      ? `fixed rate ${int(o.ratePerS)} records/s`
+      : `max rate, ≤ ${int(o.inFlightMax)} records in flight per producer`
+  return (
+    `cairn bench ${o.workload}: topic ${topic} (${o.partitions} partitions, RF ${o.replicationFactor}), ` +
+    `acks=${o.acks}, ${o.recordSizeBytes}-byte records, ${rate}, ${o.producers} producer(s); ` +
+    `linger.ms=${o.lingerMs} batch.size=${o.batchSizeBytes} retry.backoff.ms=${o.retryBackoffMs}/${o.retryBackoffMaxMs}; ${where}`
+  )
+}
+
+export function whereOf(run: Run): string {
+  return run.cluster
+    ? `a local ${run.bootstrap.length}-node cluster (${run.cluster.dir})`
+    : `cluster at ${run.bootstrap.join(',')}`
+}
+
+/** Creates the topic (or takes the existing one) and waits until each partition has a leader. */
+export async function prepareTopic(
+  run: Run,
+  admin: Cairn,
+): Promise<{ topic: string; partitions: PartitionInfo[] }> {
+  const o = run.options
+  const topic = o.topic ?? `bench-${o.workload}-${randomBytes(4).toString('hex')}`
+  const outcome = await createTopic(run, admin, topic, o.partitions, o.replicationFactor)
+  if (outcome === 'created' && o.topic === null && run.cluster === null) {
+    // A topic named by the bench on someone's cluster is the bench's to remove.
+    run.onCleanup(() => admin.admin().deleteTopics([topic]))
+  }
+  const partitions = await waitForLeaders(run, admin, topic, LEADERS_WAIT_MS_MAX)
+  if (outcome === 'existed') {
+    // The figures describe the topic written to, not the options that did not create it.
+    o.partitions = partitions.length
+    o.replicationFactor = partitions[0]!.replicas.length
+    process.stderr.write(
+      `cairn: topic ${topic} exists (${o.partitions} partitions, RF ${o.replicationFactor}); using it as it is\n`,
+    )
+  }
+  return { topic, partitions }
+}
+
+/** A consumer's client, its metadata fetched and its connections open before anything is timed. */
+async function consumerClient(run: Run, topic: string): Promise<Cairn> {
+  const cairn = run.client()
+  await cairn.admin().describeTopic(topic)
+  return cairn
+}
+
+/**
+ * The producers, each on a client of its own, warmed up: one record to every partition each, so
+ * that the connections to every leader are open before anything is measured.
+ */
+async function producersFor(run: Run, topic: string, partitions: PartitionInfo[]): Promise<Producer[]> {
+  const producers: Producer[] = []
+  const value = new Uint8Array(run.options.recordSizeBytes)
+  for (let k = 0; k < run.options.producers; k++) {
+    const producer = await run.producer(run.client(), topic)
+    const warmUp = producer.send({
+      topic,
+      messages: partitions.map((p) => ({ value, partition: p.partition })),
+    })
+    await run.within('the warm-up records', WARM_UP_WAIT_MS_MAX, warmUp)
+    producers.push(producer)
+  }
+  return producers
+}
+
+/** The bench process's own CPU over a phase, in % of one core: is the tool the bottleneck? */
+function cpuMeter(): () => number {
+  const startMs = performance.now()
+  const start = process.cpuUsage()
+  return () => {
+    const used = process.cpuUsage(start)
+    const ms = performance.now() - startMs
+    return ms > 0 ? ((used.user + used.system) / 1000 / ms) * 100 : 0
+  }
+}
+
+/** Runs the load with a progress line; resolves when every record has its outcome. */
+async function drive(run: Run, label: string, load: LoadGenerator, note?: () => string) {
+  const stop = startProgress(label, () => ({
+    records: load.acked,
+    bytes: load.bytesAcked,
+    latency: load.publish,
+    ...(note && { note: note() }),
+  }))
+  run.onCleanup(stop)
+  run.onCleanup(() => load.stop())
+  const aborted = () => load.stop()
+  run.signal.addEventListener('abort', aborted, { once: true })
+  const cpu = cpuMeter()
+  try {
+    await load.run()
+  } finally {
+    stop()
+    run.signal.removeEventListener('abort', aborted)
+  }
+  run.throwIfAborted()
+  return { benchCpuPercent: cpu() }
+}
+
+/**
+ * Waits until the consumer has read what it expects, failing if no record comes for
+ * CONSUME_STALL_MS_MAX meanwhile (measured from when the wait starts, at the latest).
+ */
+async function readAll(run: Run, consume: ConsumeLoad, reading: Promise<void>): Promise<void> {
+  const waitStartMs = performance.now()
+  const watchdog = setInterval(() => {
+    const quietMs = performance.now() - Math.max(consume.lastMs, waitStartMs)
+    if (run.signal.aborted || quietMs > CONSUME_STALL_MS_MAX) consume.stop()
+  }, 250)
+  try {
+    await reading
+  } finally {
+    clearInterval(watchdog)
+  }
+  run.throwIfAborted()
+  if (consume.received < consume.expected)
+    throw new Error(
+      `read ${consume.received} of ${consume.expected} records: none came for ${CONSUME_STALL_MS_MAX} ms`,
+    )
+}
+
+function loadOptions(o: BenchOptions, topic: string, overrides: { ratePerS?: number; e2e?: boolean } = {}) {
+  return {
+    topic,
+    recordSizeBytes: o.recordSizeBytes,
+    records: o.records,
+    ratePerS: overrides.ratePerS ?? o.ratePerS,
+    inFlightMax: o.inFlightMax,
+    timestampInValue: overrides.e2e ?? false,
+  }
+}
+
+function megabytesPerS(records: number, recordSizeBytes: number, seconds: number): number {
+  return seconds > 0 ? (records * recordSizeBytes) / MB / seconds : 0
+}
+
+function leadersOf(partitions: PartitionInfo[]): Map<number, number> {
+  return new Map(partitions.map((p) => [p.partition, p.leaderId]))
+}
+
+/** What produce and e2e report of their producers: throughput, publish latency, and at a fixed rate the send delay. */
+function produced(o: BenchOptions, topic: string, load: LoadGenerator, benchCpuPercent: number) {
+  const seconds = (load.lastAckMs - load.startedMs) / 1000
+  const perS = seconds > 0 ? load.acked / seconds : 0
+  const publish = summarize(load.publish)
+  const sendDelay = summarize(load.sendDelay)
+  const fixedRate = o.ratePerS > 0
+  return {
+    throughput: table([
+      ['records', 'errors', 'seconds', 'records/s', 'MB/s', 'bench CPU %'],
+      [
+        int(load.acked),
+        int(load.failed),
+        seconds.toFixed(2),
+        int(perS),
+        mbps(megabytesPerS(load.acked, o.recordSizeBytes, seconds)),
+        benchCpuPercent.toFixed(0),
+      ],
+    ]),
+    latencyRows: [
+      latencyRow('publish', publish),
+      ...(fixedRate ? [latencyRow('send delay (sent - due)', sendDelay)] : []),
+    ],
+    json: {
+      workload: o.workload,
+      topic,
+      partitions: o.partitions,
+      replication_factor: o.replicationFactor,
+      acks: o.acks,
+      record_size: o.recordSizeBytes,
+      producers: o.producers,
+      in_flight: o.inFlightMax,
+      rate: fixedRate ? o.ratePerS : null,
+      errors: load.failed,
+      records: load.acked,
+      seconds: round3(seconds),
+      records_per_s: round3(perS),
+      mb_per_s: round3(megabytesPerS(load.acked, o.recordSizeBytes, seconds)),
+      ...latencyJson('', publish),
+      ...(fixedRate ? latencyJson('send_delay_', sendDelay) : {}),
+      bench_cpu_percent: round3(benchCpuPercent),
+    },
+  }
+}
+
+export async function produceWorkload(run: Run): Promise<BenchResult> {
+  const o = run.options
+  const { topic, partitions } = await prepareTopic(run, run.client())
+  const load = new LoadGenerator(await producersFor(run, topic, partitions), loadOptions(o, topic))
+  const { benchCpuPercent } = await drive(run, 'produce', load)
+  const figures = produced(o, topic, load, benchCpuPercent)
+  return {
+    title: describeRun(o, topic, whereOf(run)),
+    tables: [figures.throughput, table([LATENCY_HEADER, ...figures.latencyRows])],
+    json: figures.json,
+    failures: load.failed,
+    firstError: load.firstError,
+  }
+}
+
+export async function e2eWorkload(run: Run): Promise<BenchResult> {
+  const o = run.options
+  const admin = run.client()
+  const { topic, partitions } = await prepareTopic(run, admin)
+  const producers = await producersFor(run, topic, partitions)
+  const consume = new ConsumeLoad(await consumerClient(run, topic), {
+    topic,
+    from: await admin.admin().listOffsets(topic, 'latest'),
+    leaders: leadersOf(partitions),
+    maxWaitMs: E2E_FETCH_WAIT_MS,
+    endToEnd: true,
+  })
+  consume.expected = o.records
+  run.onCleanup(() => consume.stop())
+  const load = new LoadGenerator(producers, loadOptions(o, topic, { e2e: true }))
+  const reading = consume.run()
+  reading.catch(() => undefined)
+  const { benchCpuPercent } = await drive(run, 'e2e', load, () => `e2e p99 ${p99(consume.endToEnd)}`)
+  // A record that failed may or may not be in the log: wait for the acknowledged ones.
+  consume.expected = Math.min(consume.expected, load.acked)
+  await readAll(run, consume, reading)
+  const figures = produced(o, topic, load, benchCpuPercent)
+  const endToEnd = summarize(consume.endToEnd)
+  return {
+    title: describeRun(o, topic, whereOf(run)),
+    tables: [
+      figures.throughput,
+      table([LATENCY_HEADER, ...figures.latencyRows, latencyRow('end-to-end', endToEnd)]),
+    ],
+    json: { ...figures.json, ...latencyJson('e2e_', endToEnd) },
+    failures: load.failed,
+    firstError: load.firstError,
+  }
+}
+
+function p99(h: Histogram): string {
+  return h.totalCount > 0 ? `${ms(h.getValueAtPercentile(99) / 1000)} ms` : '-'
+}
+
+export async function consumeWorkload(run: Run): Promise<BenchResult> {
+  const o = run.options
+  const admin = run.client()
+  const created = await prepareTopic(run, admin)
+  const topic = created.topic
+  const producers = await producersFor(run, topic, created.partitions)
+  const from = await admin.admin().listOffsets(topic, 'latest')
+  const load = new LoadGenerator(producers, loadOptions(o, topic, { ratePerS: 0 }))
+  await drive(run, 'produce, not timed', load)
+  if (load.acked === 0) throw new Error(`no record was acknowledged: ${load.firstError ?? 'unknown error'}`)
+  const producedSeconds = (load.lastAckMs - load.startedMs) / 1000
+  const producedPerS = producedSeconds > 0 ? load.acked / producedSeconds : 0
+  const to = await admin.admin().listOffsets(topic, 'latest')
+  const start = new Map(from.map((f) => [f.partition, f.offset]))
+  const partitions = await waitForLeaders(run, admin, topic, LEADERS_WAIT_MS_MAX)
+  const consume = new ConsumeLoad(await consumerClient(run, topic), {
+    topic,
+    from,
+    leaders: leadersOf(partitions),
+    maxWaitMs: CATCHUP_FETCH_WAIT_MS,
+    endToEnd: false,
+  })
+  consume.expected = to.reduce((sum, t) => sum + t.offset - (start.get(t.partition) ?? 0), 0)
+  run.onCleanup(() => consume.stop())
+  const stopProgress = startProgress('consume', () => ({
+    records: consume.received,
+    bytes: consume.bytes,
+    latency: consume.fetch,
+  }))
+  run.onCleanup(stopProgress)
+  const cpu = cpuMeter()
+  try {
+    await readAll(run, consume, consume.run())
+  } finally {
+    stopProgress()
+  }
+  const benchCpuPercent = cpu()
+  const seconds = (consume.lastMs - consume.firstMs) / 1000
+  const perS = seconds > 0 ? consume.received / seconds : 0
+  const mbPerS = seconds > 0 ? consume.bytes / MB / seconds : 0
+  const catchup = producedPerS > 0 ? perS / producedPerS : 0
+  const fetch = summarize(consume.fetch)
+  return {
+    title: describeRun(o, topic, whereOf(run)),
+    tables: [
+      table([
+        ['phase', 'records', 'errors', 'seconds', 'records/s', 'MB/s'],
+        [
+          'produce',
+          int(load.acked),
+          int(load.failed),
+          producedSeconds.toFixed(2),
+          int(producedPerS),
+          mbps(megabytesPerS(load.acked, o.recordSizeBytes, producedSeconds)),
+        ],
+        ['consume', int(consume.received), '0', seconds.toFixed(2), int(perS), mbps(mbPerS)],
+      ]),
+      `catch-up: ${catchup.toFixed(2)}x the rate the records were produced at; bench CPU ${benchCpuPercent.toFixed(0)}% while reading`,
+      table([LATENCY_HEADER, latencyRow('fetch (a poll with records)', fetch)]),
+    ],
+    json: {
+      workload: o.workload,
+      topic,
+      partitions: o.partitions,
+      replication_factor: o.replicationFactor,
+      acks: o.acks,
+      record_size: o.recordSizeBytes,
+      producers: o.producers,
+      in_flight: o.inFlightMax,
+      errors: load.failed,
+      records: consume.received,
+      seconds: round3(seconds),
+      records_per_s: round3(perS),
+      mb_per_s: round3(mbPerS),
+      ...latencyJson('', fetch),
+      produced_records_per_s: round3(producedPerS),
+      catchup_ratio: round3(catchup),
+      bench_cpu_percent: round3(benchCpuPercent),
+    },
+    failures: load.failed,
+    firstError: load.firstError,
+  }
+}

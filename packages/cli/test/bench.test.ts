@@ -1,0 +1,213 @@
+/**
+ * `cairn bench`, run for real and briefly: each run starts its own local 3-node cluster (real
+ * `cairn node start` processes), measures, prints its summary and a final JSON line, and leaves
+ * no process and no folder behind; Ctrl-C tears down the same way; bad options fail in one line.
+ */
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { describe, it } from 'node:test'
+import { UsageError } from '../src/args.js'
+import { parseBenchOptions } from '../src/bench-command.js'
+import { BIN, cairn } from './helpers.js'
+
+const RUN_MS_MAX = 90_000
+
+interface Outcome {
+  status: number | null
+  stdout: string
+  stderr: string
+}
+
+/** `cairn bench ...args` to completion (bounded); `onStderr` may act on what it prints meanwhile. */
+function bench(args: string[], onStderr?: (text: string, pid: number) => void): Promise<Outcome> {
+  const child = spawn(process.execPath, [BIN, 'bench', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d) => {
+    stdout += d
+  })
+  child.stderr.on('data', (d) => {
+    stderr += d
+    onStderr?.(stderr, child.pid!)
+  })
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`cairn bench ${args.join(' ')} ran over ${RUN_MS_MAX} ms:\n${stderr}`))
+    }, RUN_MS_MAX)
+    child.once('exit', (status) => {
+      clearTimeout(timer)
+      // The pipes may hold the last output still: read them to their end.
+      let open = 2
+      const done = () => --open === 0 && resolve({ status, stdout, stderr })
+      if (child.stdout.readableEnded) done()
+      else child.stdout.once('end', done)
+      if (child.stderr.readableEnded) done()
+      else child.stderr.once('end', done)
+    })
+  })
+}
+
+function clusterDir(stderr: string): string {
+  const m = /the cluster is up, its data and node logs in (\S+)/.exec(stderr)
+  assert.ok(m, `the bench says where its cluster is:\n${stderr}`)
+  return m[1]!
+}
+
+/** Processes whose command line mentions `dir`: the cluster's nodes, if any outlived the bench. */
+function processesUsing(dir: string): number[] {
+  const pids: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(dir)) pids.push(Number(entry))
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids
+}
+
+/** The run succeeded, tore its cluster down, and its last line is the JSON summary. */
+function finished(r: Outcome): Record<string, unknown> {
+  assert.equal(r.status, 0, `cairn bench failed (${r.status}):\n${r.stderr}`)
+  const dir = clusterDir(r.stderr)
+  assert.equal(existsSync(dir), false, `the cluster's folder ${dir} is removed`)
+  assert.deepEqual(processesUsing(dir), [], 'no node process outlives the bench')
+  const lines = r.stdout.trim().split('\n')
+  assert.match(lines[0]!, /^cairn bench /, 'the summary starts with what ran')
+  return JSON.parse(lines.at(-1)!) as Record<string, unknown>
+}
+
+function assertNumbers(json: Record<string, unknown>, fields: string[]): void {
+  for (const f of fields) assert.equal(typeof json[f], 'number', `${f} in ${JSON.stringify(json)}`)
+}
+
+const LATENCY_FIELDS = ['records_per_s', 'mb_per_s', 'p50_ms', 'p99_ms', 'p999_ms', 'max_ms']
+
+describe('cairn bench', () => {
+  it('refuses bad options with one clear line', async () => {
+    const cases: [string[], RegExp][] = [
+      [[], /needs a workload/],
+      [['fly'], /unknown workload 'cairn bench fly'/],
+      [['produce', 'extra'], /takes no argument 'extra'/],
+      [['produce', '--records', '0'], /--records wants an integer from 1 to/],
+      [['produce', '--record-size', '2000000'], /--record-size wants an integer from 8 to 1000000/],
+      [['produce', '--in-flight', 'many'], /--in-flight wants an integer/],
+      [['produce', '--producers', '65'], /--producers wants an integer from 1 to 64/],
+      [['e2e', '--rate', '-5'], /--rate needs a value/],
+      [['e2e', '--rate=-5'], /--rate wants an integer from 1 to/],
+      [['produce', '--acks', '2'], /--acks is 0, 1 or all/],
+      [['produce', '--replication-factor', '4'], /more than the local cluster's 3 nodes/],
+      [['produce', '--bootstrap', 'nohost'], /--bootstrap address 'nohost' is not HOST:PORT/],
+      [['produce', '--topic', 'a b'], /--topic 'a b' is not a topic name/],
+      [['produce', '--retry-backoff-ms', '500', '--retry-backoff-max-ms', '100'], /below --retry-backoff-ms/],
+      [['failover', '--bootstrap', '127.0.0.1:9091'], /--bootstrap does not apply to 'cairn bench failover'/],
+      [['failover', '--trials', '0'], /--trials wants an integer from 1 to 1000/],
+      [['idle', '--rate', '5'], /--rate does not apply to 'cairn bench idle'/],
+      [['idle', '--partitions', '10001'], /--partitions wants an integer from 1 to 10000/],
+      [['consume', '--rate', '5'], /--rate does not apply to 'cairn bench consume'/],
+      [['produce', '--speed', '5'], /unknown option '--speed'; try 'cairn bench --help'/],
+    ]
+    for (const [args, message] of cases) {
+      assert.throws(
+        () => parseBenchOptions(args),
+        (err: Error) => {
+          assert.ok(err instanceof UsageError, `cairn bench ${args.join(' ')}: a usage error`)
+          assert.match(err.message, message)
+          assert.doesNotMatch(err.message, /\n/, 'one line')
+          return true
+        },
+      )
+    }
+    // Through the command: exit code 2, one line on stderr, nothing else.
+    const spawned = [cases[1]!, cases[7]!, cases[14]!]
+    const outcomes = await Promise.all(spawned.map(([args]) => bench(args)))
+    for (const [k, [args, message]] of spawned.entries()) {
+      const r = outcomes[k]!
+      assert.equal(r.status, 2, `cairn bench ${args.join(' ')}: exit code 2`)
+      assert.equal(r.stdout, '')
+      assert.match(r.stderr, new RegExp(`^cairn: .*${message.source}.*\n$`))
+    }
+    const help = cairn(['bench', '--help'])
+    assert.equal(help.status, 0)
+    assert.match(help.stdout, /cairn bench failover/)
+    assert.equal(parseBenchOptions(['produce', '--help']), null)
+    const defaults = parseBenchOptions(['idle'])!
+    assert.deepEqual([defaults.partitions, defaults.seconds, defaults.bootstrap], [3000, 30, null])
+  })
+
+  it('produce at max rate: a summary and a JSON line with every figure', async () => {
+    const json = finished(await bench(['produce', '--records', '2000', '--record-size', '100', '--json']))
+    assertNumbers(json, LATENCY_FIELDS)
+    assert.equal(json.records, 2000)
+    assert.equal(json.errors, 0)
+    assert.ok((json.records_per_s as number) > 0)
+    assert.ok((json.p50_ms as number) <= (json.p99_ms as number))
+    assert.ok((json.p99_ms as number) <= (json.max_ms as number))
+  })
+
+  it('e2e at a fixed rate for ~3 s: publish and end-to-end latencies', async () => {
+    const r = await bench(['e2e', '--rate', '1000', '--records', '3000', '--partitions', '4', '--json'])
+    const json = finished(r)
+    assertNumbers(json, [...LATENCY_FIELDS, 'e2e_p50_ms', 'e2e_p99_ms', 'e2e_p999_ms', 'e2e_max_ms'])
+    assert.equal(json.records, 3000)
+    assert.equal(json.rate, 1000)
+    // At a fixed rate the run lasts records / rate, however fast the cluster is.
+    assert.ok((json.seconds as number) >= 2.9, `lasted ${json.seconds} s`)
+    // A record is read after it is acknowledged... or at about the same time.
+    assert.ok((json.e2e_max_ms as number) > 0)
+    assert.match(r.stderr, /\[e2e\] .*records\/s .*p99/, 'a progress line')
+    assert.match(r.stdout, /end-to-end/)
+  })
+
+  it('consume: the catch-up rate of a backlog', async () => {
+    const json = finished(await bench(['consume', '--records', '2000', '--partitions', '4', '--json']))
+    assertNumbers(json, [...LATENCY_FIELDS, 'produced_records_per_s', 'catchup_ratio'])
+    assert.equal(json.records, 2000)
+    assert.ok((json.records_per_s as number) > 0)
+  })
+
+  it('failover: SIGKILL the leader twice, time until writes succeed again', async () => {
+    const r = await bench(['failover', '--trials', '2', '--partitions', '3', '--rate', '600', '--json'])
+    const json = finished(r)
+    assertNumbers(json, [...LATENCY_FIELDS, 'unavailable_p50_ms', 'unavailable_p99_ms', 'trials'])
+    assert.equal(json.trials, 2)
+    assert.equal(json.errors, 0, 'acks=all records survive the failovers')
+    const unavailable = json.unavailable_ms as number[]
+    assert.equal(unavailable.length, 2)
+    for (const ms of unavailable) assert.ok(ms > 0 && ms < 30_000, `unavailable ${ms} ms`)
+    assert.match(r.stderr, /trial 2\/2: SIGKILL node \d, leader of \d+ partitions: writes again after/)
+  })
+
+  it('idle: CPU and RSS of each node with 50 idle partitions', async () => {
+    const r = await bench(['idle', '--partitions', '50', '--seconds', '2', '--settle-seconds', '0', '--json'])
+    const json = finished(r)
+    const nodes = json.nodes as { node: number; cpu_percent: number; rss_mb: number }[]
+    assert.deepEqual(
+      nodes.map((n) => n.node),
+      [1, 2, 3],
+    )
+    for (const n of nodes) {
+      assert.ok(n.cpu_percent >= 0 && n.cpu_percent < 200, `node ${n.node}: ${n.cpu_percent}%`)
+      assert.ok(n.rss_mb > 10, `node ${n.node}: ${n.rss_mb} MB`)
+    }
+    assertNumbers(json, ['cpu_percent_max', 'rss_mb_max'])
+    assert.match(r.stderr, /created 50\/50 partitions|all 50 partitions have a leader/)
+  })
+
+  it('Ctrl-C stops the run and the cluster, and removes its folder', async () => {
+    let interrupted = false
+    const r = await bench(['produce', '--rate', '500', '--records', '1000000'], (stderr, pid) => {
+      if (interrupted || !/\[produce\]/.test(stderr)) return
+      interrupted = true
+      process.kill(pid, 'SIGINT')
+    })
+    assert.equal(r.status, 130, r.stderr)
+    assert.match(r.stderr, /interrupted/)
+    const dir = clusterDir(r.stderr)
+    assert.equal(existsSync(dir), false, `${dir} is removed`)
+    assert.deepEqual(processesUsing(dir), [], 'no node process outlives the bench')
+  })
+})
