@@ -213,6 +213,7 @@ const listOffsets: Handler<'listOffsets'> = async (node, body) => ({
           try {
             const p = requirePartition(node, t.name, partition)
             requireLeader(node, p)
+            p.requireCaughtUp()
             const offset =
               timestamp === EARLIEST_TIMESTAMP
                 ? p.logStartOffset

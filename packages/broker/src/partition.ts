@@ -311,6 +311,7 @@ export class Partition {
   /** The batches from the one holding `offset`, up to `maxBytes` (at least one), below the high watermark. */
   async fetch(offset: number, maxBytes: number): Promise<FetchResult> {
     if (this.unsafeServeUncommitted) return this.fetchUncommitted(offset, maxBytes)
+    this.requireCaughtUp()
     const logStartOffset = this.logStartOffset
     const result = { batches: [] as Uint8Array[], highWatermark: this.hw, logStartOffset }
     if (offset < logStartOffset || offset > this.hw) {
@@ -328,6 +329,22 @@ export class Partition {
       if (h && h.lastOffset < this.hw) result.batches.push(e.data)
     }
     return result
+  }
+
+  /**
+   * A new leader's high watermark trails the old leader's until the first entry of its own term
+   * commits: serving reads (or ListOffsets) before then would show consumers a high watermark going
+   * backwards, and turn their positions "out of range" (the harness's hour run saw consumers reset to
+   * offset 0). Until then: OFFSET_NOT_AVAILABLE, retriable, as Kafka answers for a new leader.
+   */
+  requireCaughtUp(): void {
+    const s = this.host.status(this.group)
+    if (s?.role === 'leader' && this.lastAppliedTerm !== s.term) {
+      throw new HostError(
+        'OFFSET_NOT_AVAILABLE',
+        `partition group ${this.group}: new leader in term ${s.term}, its high watermark ${this.hw} is still catching up`,
+      )
+    }
   }
 
   /** DELIBERATE DEFECT (test-bugs.ts `serve-uncommitted`): serves the log up to its end, past the high watermark. */

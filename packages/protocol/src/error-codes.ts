@@ -65,6 +65,8 @@ export const ErrorCode = table({
   /** DeleteGroups (or OffsetDelete) on a group that still has members. */
   NON_EMPTY_GROUP: [68, false],
   GROUP_ID_NOT_FOUND: [69, false],
+  /** A new leader whose high watermark has not caught up yet (its first entry not committed): retry. */
+  OFFSET_NOT_AVAILABLE: [78, true],
   MEMBER_ID_REQUIRED: [79, false],
   /** group.max.size members already. */
   GROUP_MAX_SIZE_REACHED: [81, false],
