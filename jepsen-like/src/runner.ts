@@ -34,6 +34,9 @@ export interface RunOptions {
 
 const PRODUCERS = 4
 const CONSUMERS = 2
+/** Members of one consumer group subscribed to the topic (each "crashes" now and then too). */
+const GROUP_MEMBERS = 2
+const GROUP = 'jepsen-group'
 const KEYS = 16
 const TOPIC = 'jepsen'
 const FINAL_READ_MS_MAX = 60_000
@@ -202,9 +205,11 @@ export async function run(o: RunOptions): Promise<RunResult> {
         await new Promise((r) => setTimeout(r, gapMs))
       }
     })
-    const consumers = Array.from({ length: CONSUMERS }, (_, c) =>
-      consume(100 + c, c, { cairn, history, random, deadline, partitions: o.partitions }),
-    )
+    const context = { cairn, history, random, deadline, partitions: o.partitions }
+    const consumers = [
+      ...Array.from({ length: CONSUMERS }, (_, c) => consume(100 + c, c, context)),
+      ...Array.from({ length: GROUP_MEMBERS }, (_, m) => consumeInGroup(200 + m, context)),
+    ]
     const progress = setInterval(
       () =>
         log(
@@ -353,6 +358,75 @@ async function consume(process: number, c: number, x: ConsumeContext): Promise<v
       consumer = null
       next.clear()
       await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+}
+
+/**
+ * One member of a consumer group: subscribes, records each batch it is handed as a poll (invoke and
+ * ok), and every few seconds stops (committing what it finished, leaving the group) and joins
+ * again. A rebalance or a restart moves its positions (a partition comes back at its committed
+ * offset, maybe one another member read past): the next poll carries `seek`.
+ */
+async function consumeInGroup(process: number, x: ConsumeContext): Promise<void> {
+  const { history } = x
+  while (Date.now() < x.deadline) {
+    let moved = true
+    const member = x.cairn.consumer({
+      groupId: GROUP,
+      'auto.offset.reset': 'earliest',
+      'session.timeout.ms': 6000,
+      'heartbeat.interval.ms': 500,
+      'auto.commit.interval.ms': 1000,
+      'partition.assignment.strategy': ['cooperative-sticky'],
+    })
+    member.subscribe(
+      { topics: [TOPIC] },
+      {
+        onPartitionsAssigned: () => {
+          moved = true
+        },
+        onPartitionsRevoked: () => {
+          moved = true
+        },
+        onPartitionsLost: () => {
+          moved = true
+        },
+      },
+    )
+    const lifeEnds = Math.min(x.deadline, Date.now() + CONSUMER_LIFE_MS * (0.5 + x.random()))
+    const stopper = setTimeout(() => void member.stop().catch(() => undefined), lifeEnds - Date.now())
+    try {
+      await member.run({
+        eachBatch: ({ batch }) => {
+          history.add({
+            process,
+            type: 'invoke',
+            f: 'poll',
+            time: history.now(),
+            ...(moved && { seek: true }),
+          })
+          moved = false
+          history.add({
+            process,
+            type: 'ok',
+            f: 'poll',
+            time: history.now(),
+            reads: batch.messages.map((r) => ({
+              partition: r.partition,
+              offset: r.offset,
+              value: decoder.decode(r.value!),
+            })),
+          })
+        },
+      })
+    } catch (err) {
+      history.add({ process, type: 'invoke', f: 'poll', time: history.now(), seek: true })
+      history.add({ process, type: 'info', f: 'poll', time: history.now(), error: String(err) })
+      await new Promise((r) => setTimeout(r, 100))
+    } finally {
+      clearTimeout(stopper)
+      await member.close().catch(() => undefined)
     }
   }
 }
