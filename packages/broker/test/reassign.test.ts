@@ -95,6 +95,15 @@ function batch(value: string): Uint8Array {
 /** Every record of one replica up to its high watermark, by offset. */
 async function readReplica(n: CairnNode, topic: string, partition: number): Promise<Map<number, string>> {
   const p = n.partition(topic, partition)!
+  // A leader just elected serves reads once its high watermark has caught up (OFFSET_NOT_AVAILABLE until then).
+  await waitFor(`node ${n.nodeId}'s high watermark to catch up`, () => {
+    try {
+      p.requireCaughtUp()
+      return true
+    } catch {
+      return undefined
+    }
+  })
   const out = new Map<number, string>()
   let offset = p.logStartOffset
   while (offset < p.highWatermark) {
