@@ -26,7 +26,10 @@ import {
   type GroupMetadataRecord,
   type GroupRecord,
   groupRecordProblem,
+  type GroupHeartbeatRequest as HeartbeatRequest,
+  type LeaveGroupRequest,
   type OffsetRecord,
+  type SyncGroupRequest,
 } from '@cairn/protocol'
 
 // The records (what goes into the `__consumer_offsets` log) are @cairn/protocol's: a lag monitor
@@ -103,29 +106,15 @@ export interface JoinGroupResponse {
   members: { memberId: string; metadata: Uint8Array }[]
 }
 
-export interface SyncGroupRequest {
-  groupId: string
-  generationId: number
-  memberId: string
-  /** Only the leader's are used; a member it leaves out is assigned empty bytes. */
-  assignments: { memberId: string; assignment: Uint8Array }[]
-}
+/** The wire's (only the leader's assignments are used; a member it leaves out is assigned empty bytes). */
+export type { SyncGroupRequest } from '@cairn/protocol'
 
 export interface SyncGroupResponse {
   errorCode: GroupErrorName
   assignment: Uint8Array
 }
 
-export interface HeartbeatRequest {
-  groupId: string
-  generationId: number
-  memberId: string
-}
-
-export interface LeaveGroupRequest {
-  groupId: string
-  memberIds: string[]
-}
+export type { GroupHeartbeatRequest as HeartbeatRequest, LeaveGroupRequest } from '@cairn/protocol'
 
 export interface LeaveGroupResponse {
   errorCode: GroupErrorName
