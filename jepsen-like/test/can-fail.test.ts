@@ -54,8 +54,10 @@ function jepsen(args: string[]): Promise<{ code: number | null; stdout: string; 
   })
 }
 
-async function withBug(bug: string) {
-  const out = join(root, bug)
+/** The isolate-leaders schedule for 16 s, with the defect `bug` on the nodes (none: no defect). */
+async function runSchedule(bug: string | null) {
+  const out = join(root, bug ?? 'none')
+  const defect = bug === null ? [] : ['--unsafe-test-bug', bug]
   const r = await jepsen([
     'run',
     '--time',
@@ -66,10 +68,9 @@ async function withBug(bug: string) {
     scheduleFile,
     '--out',
     out,
-    '--unsafe-test-bug',
-    bug,
     '--seed',
     '1',
+    ...defect,
   ])
   const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
     forbidden: string[]
@@ -80,7 +81,7 @@ async function withBug(bug: string) {
 
 describe('the harness catches deliberate defects', () => {
   it('ack-before-commit: acknowledged writes are lost', async (t) => {
-    const r = await withBug('ack-before-commit')
+    const r = await runSchedule('ack-before-commit')
     t.diagnostic(r.results.summary)
     assert.equal(r.code, 1, `exit code; stdout:\n${r.stdout}`)
     assert.ok(r.results.forbidden.includes('lost-write'), `forbidden: ${r.results.forbidden.join(', ')}`)
@@ -89,7 +90,7 @@ describe('the harness catches deliberate defects', () => {
   })
 
   it('serve-uncommitted: consumers see what was never committed', async (t) => {
-    const r = await withBug('serve-uncommitted')
+    const r = await runSchedule('serve-uncommitted')
     t.diagnostic(r.results.summary)
     assert.equal(r.code, 1, `exit code; stdout:\n${r.stdout}`)
     const reads = ['inconsistent-offsets', 'aborted-read', 'nonmonotonic-poll', 'poll-skip', 'hw-regression']
@@ -104,20 +105,7 @@ describe('the harness catches deliberate defects', () => {
   })
 
   it('the same schedule without a defect is clean', async (t) => {
-    const out = join(root, 'none')
-    const r = await jepsen([
-      'run',
-      '--time',
-      '16',
-      '--rate',
-      '300',
-      '--schedule',
-      scheduleFile,
-      '--out',
-      out,
-      '--seed',
-      '1',
-    ])
+    const r = await runSchedule(null)
     t.diagnostic(r.stdout.trim().split('\n').pop() ?? '')
     assert.equal(r.code, 0, `exit code; stdout:\n${r.stdout}\n${r.stderr.slice(-2000)}`)
   })
