@@ -71,6 +71,11 @@ export interface NodeOptions {
   tickMs?: number
   electionTicks?: number
   replicaLagTimeMs?: number
+  /**
+   * Idle partitions stop ticking until traffic or a peer's failure wakes them (default true); the
+   * transport's liveness (peerDownAfterMs) then stands in for election timeouts.
+   */
+  quiesce?: boolean
   logger?: Logger
   clusterId?: string
   /** Kafka's log.retention.check.interval.ms: how often retention runs on every replica. */
@@ -199,6 +204,7 @@ export class CairnNode {
       unsafeAckBeforeCommit: options.unsafeTestBugs?.includes('ack-before-commit') ?? false,
       raft: {
         electionTicks: options.electionTicks ?? 10,
+        quiesce: options.quiesce ?? true,
         ...(options.replicaLagTimeMs !== undefined && { replicaLagTimeMs: options.replicaLagTimeMs }),
       },
     })

@@ -100,10 +100,13 @@ export class RaftHost {
   private failed: Error | null = null
   private readonly handlers: CommittedHandler[] = []
   private readonly counters = { turns: 0, flushes: 0, messagesOut: 0 }
-  private readonly unsubscribe: () => void
+  private readonly unsubscribe: (() => void)[]
 
   constructor(private readonly options: RaftHostOptions) {
-    this.unsubscribe = options.transport.onMessages((_from, messages) => this.deliver(messages))
+    this.unsubscribe = [
+      options.transport.onMessages((_from, messages) => this.deliver(messages)),
+      options.transport.onPeerDown((peer) => this.peerDown(peer)),
+    ]
     const tickMs = options.tickMs ?? DEFAULT_TICK_MS
     this.ticker = setInterval(() => this.tick(), tickMs)
   }
@@ -235,7 +238,7 @@ export class RaftHost {
     if (this.closed) return
     this.closed = true
     if (this.ticker) clearInterval(this.ticker)
-    this.unsubscribe()
+    for (const unsubscribe of this.unsubscribe) unsubscribe()
     await this.applyChain.catch(() => undefined)
     for (const g of this.groups.values()) {
       for (const w of [...g.waiters, ...g.localWaiters]) w.reject(new NotLeaderError(g.id, 0))
@@ -257,9 +260,24 @@ export class RaftHost {
     this.schedule()
   }
 
+  /** Quiesced groups (idle, fully replicated) are skipped: a tick would do nothing for them. */
   private tick(): void {
     for (const g of this.groups.values()) {
+      if (g.raft.quiesced) continue
       g.raft.tick()
+      this.dirty.add(g.id)
+    }
+    this.schedule()
+  }
+
+  /**
+   * Node-level liveness from the transport: every group hears that `peer` is unreachable. Quiesced
+   * groups wake; followers of a leader there campaign within a few ticks instead of waiting out
+   * an election timeout.
+   */
+  private peerDown(peer: NodeId): void {
+    for (const g of this.groups.values()) {
+      g.raft.peerDown(peer)
       this.dirty.add(g.id)
     }
     this.schedule()

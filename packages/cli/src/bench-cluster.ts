@@ -142,7 +142,10 @@ export class LocalCluster {
       ...['node', 'start', '--id', String(id), '--data', join(this.dir, `node-${id}`)],
       ...['--listen', this.address(id), '--peers', peers, '--secret-file', this.secretFile],
     ]
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', out, out] })
+    const nodeArgs = nodeArgsFromEnv()
+    const child = spawn(process.execPath, [...nodeArgs, bin, ...args], {
+      stdio: ['ignore', out, out],
+    })
     this.children.set(id, child)
   }
 
@@ -185,4 +188,14 @@ export class LocalCluster {
     process.off('exit', this.killOnExit)
     if (!options.keepDir) rmSync(this.dir, { recursive: true, force: true })
   }
+}
+
+/**
+ * Extra Node.js arguments for every node process, from `CAIRN_BENCH_NODE_ARGS` (split on spaces),
+ * e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the nodes under a benchmark; Node refuses
+ * `--cpu-prof` in NODE_OPTIONS.
+ */
+function nodeArgsFromEnv(): string[] {
+  const raw = process.env.CAIRN_BENCH_NODE_ARGS ?? ''
+  return raw.split(' ').filter((a) => a.length > 0)
 }

@@ -79,6 +79,16 @@ export interface TimeoutNow extends Envelope {
   type: 'timeoutNow'
 }
 
+/**
+ * A leader whose group is idle and fully replicated stops sending heartbeats: it tells each
+ * follower so, with its commit index (= its last index, an entry of `term`). A follower holding
+ * that entry stops its election timer until a message, a proposal or a peer's failure wakes it.
+ */
+export interface Quiesce extends Envelope {
+  type: 'quiesce'
+  commit: number
+}
+
 export type RaftMessage =
   | VoteRequest
   | VoteResponse
@@ -88,5 +98,6 @@ export type RaftMessage =
   | HeartbeatResponse
   | InstallSnapshot
   | TimeoutNow
+  | Quiesce
 
 export type RaftMessageType = RaftMessage['type']

@@ -19,6 +19,7 @@ const keysByType: Readonly<Record<RaftMessageType, readonly string[]>> = {
   heartbeatResponse: ['type', 'group', 'from', 'to', 'term'],
   snapshot: ['type', 'group', 'from', 'to', 'term', 'logStart'],
   timeoutNow: ['type', 'group', 'from', 'to', 'term'],
+  quiesce: ['type', 'group', 'from', 'to', 'term', 'commit'],
 }
 
 export const raftMessageTypes: readonly RaftMessageType[] = Object.keys(keysByType) as RaftMessageType[]
@@ -215,6 +216,7 @@ function bodyError(
         uintError(x, 'hintTerm', path)
       )
     case 'heartbeat':
+    case 'quiesce':
       return uintError(x, 'commit', path)
     case 'snapshot': {
       const logStart = validateLogStart(x.logStart, limits, `${path}.logStart`, shaped)

@@ -17,6 +17,7 @@
  *   7     heartbeatResponse  —                 (likewise)
  *   8     snapshot           index, term, payload, voters[], learners[]   (the log start)
  *   9     timeoutNow         —
+ *   10    quiesce            commit
  */
 import type { FrameLimits } from './limits.js'
 import type { Entry, NodeId, RaftMessage, RaftMessageType } from './raft-messages.js'
@@ -36,12 +37,13 @@ const typeCodes: Readonly<Record<RaftMessageType, number>> = {
   heartbeatResponse: 7,
   snapshot: 8,
   timeoutNow: 9,
+  quiesce: 10,
 }
 
 const typesByCode: readonly RaftMessageType[] = Object.keys(typeCodes) as RaftMessageType[]
 
 /** Tuple length of each type code. */
-const tupleLengths: readonly number[] = [6, 6, 4, 4, 7, 7, 4, 3, 8, 3]
+const tupleLengths: readonly number[] = [6, 6, 4, 4, 7, 7, 4, 3, 8, 3, 4]
 
 export function toWire(m: RaftMessage): WireMessage {
   const head = typeCodes[m.type]
@@ -65,6 +67,7 @@ export function toWire(m: RaftMessage): WireMessage {
     case 'appendResponse':
       return [head, m.group, m.term, m.index, m.reject, m.hintIndex, m.hintTerm]
     case 'heartbeat':
+    case 'quiesce':
       return [head, m.group, m.term, m.commit]
     case 'snapshot': {
       const { index, term, payload, membership } = m.logStart
@@ -135,6 +138,7 @@ function objectFrom(
     case 'appendResponse':
       return ok({ type, group, from, to, term, index: w[3], reject: w[4], hintIndex: w[5], hintTerm: w[6] })
     case 'heartbeat':
+    case 'quiesce':
       return ok({ type, group, from, to, term, commit: w[3] })
     case 'snapshot': {
       const membership = { voters: w[6], learners: w[7] }

@@ -105,6 +105,7 @@ export function messageArb(from: NodeId, to: NodeId): fc.Arbitrary<RaftMessage> 
     fc.record({ type: fc.constant('heartbeatResponse' as const), ...env }),
     fc.record({ type: fc.constant('snapshot' as const), ...env, logStart: logStartArb }),
     fc.record({ type: fc.constant('timeoutNow' as const), ...env }),
+    fc.record({ type: fc.constant('quiesce' as const), ...env, commit: uintArb }),
   )
 }
 

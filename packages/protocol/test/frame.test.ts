@@ -39,6 +39,7 @@ describe('frame codec', () => {
     'heartbeatResponse',
     'snapshot',
     'timeoutNow',
+    'quiesce',
   ] as const) {
     it(`round-trips ${type}`, () => {
       const arb = fc.tuple(nodeIdArb, nodeIdArb).chain(([from, to]) =>
@@ -164,7 +165,7 @@ describe('frame codec', () => {
       [[1, 1, 2, []], /frame: expected 6 fields, got 4/],
       [[1, 1, 2, [], null, null, 7], /frame: expected 6 fields, got 7/],
       [{ v: 1 }, /frame: expected an array/],
-      [[1, 1, 2, [[10, 1, 1]], null, null], /frame\[3\]\[0\]\[0\]: unknown message type code 10/],
+      [[1, 1, 2, [[11, 1, 1]], null, null], /frame\[3\]\[0\]\[0\]: unknown message type code 11/],
       [[1, 1, 2, [ok, [9, 1, 1, 'x']], null, null], /frame\[3\]\[1\]: timeoutNow has 3 fields, got 4/],
       [
         [1, 1, 2, [[5, 1, 1, 0, 'no', 0, 0]], null, null],

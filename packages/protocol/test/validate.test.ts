@@ -37,6 +37,7 @@ const examples: RaftMessage[] = [
     },
   },
   { type: 'timeoutNow', ...base },
+  { type: 'quiesce', ...base, commit: 11 },
 ]
 
 function reject(x: unknown, pattern: RegExp): void {

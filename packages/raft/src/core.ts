@@ -27,6 +27,7 @@ import {
   type Membership,
   NONE,
   type NodeId,
+  type Quiesce,
   type RaftMessage,
   type RaftStorage,
   type VoteRequest,
@@ -59,6 +60,13 @@ export interface RaftOptions {
   applyBytesMax?: number
   /** Kafka's replica.lag.time.max.ms: a follower stays in the ISR while it has reached what the leader had this long ago. */
   replicaLagTimeMs?: number
+  /**
+   * An idle, fully replicated group stops ticking: the leader sends one `quiesce` instead of
+   * heartbeats, followers stop their election timers. Anything but a tick wakes it — a message, a
+   * proposal, or {@link peerDown} — so the driver MUST report peers it can no longer reach
+   * (node-level liveness) when this is on, or a quiesced follower never notices its leader died.
+   */
+  quiesce?: boolean
 }
 
 export type ResolvedOptions = Required<Omit<RaftOptions, 'storage' | 'now' | 'random'>> &
@@ -76,6 +84,7 @@ export const DEFAULT_OPTIONS = {
   uncommittedBytesMax: 64 << 20,
   applyBytesMax: 16 << 20,
   replicaLagTimeMs: 30_000,
+  quiesce: false,
 } as const
 
 /** A message waiting in the outbox for the durable state it depends on. */
@@ -164,6 +173,10 @@ export interface RaftContext {
   isrKey: string
   lastProposal: ProposeResult
   installed: LogStart | null
+  /** Idle: ticks do nothing until something wakes the group (see RaftOptions.quiesce). */
+  quiesced: boolean
+  /** A quiesced leader's ISR, as of when it quiesced: time alone does not shrink it. */
+  quiescedIsr: NodeId[]
 }
 
 export function createContext(options: RaftOptions): RaftContext {
@@ -205,6 +218,8 @@ export function createContext(options: RaftOptions): RaftContext {
     isrKey: '',
     lastProposal: { ok: false, error: 'NOT_LEADER', leaderId: NONE },
     installed: null,
+    quiesced: false,
+    quiescedIsr: [],
   }
   resetRandomizedTimeout(c)
   return c
@@ -227,6 +242,12 @@ function termAt(c: RaftContext, index: number): number | undefined {
 function isUpToDate(c: RaftContext, index: number, term: number): boolean {
   const lt = lastTerm(c)
   return term > lt || (term === lt && index >= lastIndex(c))
+}
+
+/** A log ending at (index, term) is strictly more up to date than ours. */
+function isAhead(c: RaftContext, index: number, term: number): boolean {
+  const lt = lastTerm(c)
+  return term > lt || (term === lt && index > lastIndex(c))
 }
 
 /** The largest index <= `index` whose term is <= `term` (etcd's findConflictByTerm). */
@@ -310,6 +331,7 @@ function inLease(c: RaftContext): boolean {
 
 /** Shared by every role change: timers restart, votes and transfers are forgotten. */
 function resetRole(c: RaftContext): void {
+  c.quiesced = false
   c.electionElapsed = 0
   c.heartbeatElapsed = 0
   resetRandomizedTimeout(c)
@@ -440,7 +462,12 @@ export function termGate(c: RaftContext, m: RaftMessage): GateResult {
 export function handleVoteRequest(c: RaftContext, m: VoteRequest): void {
   const canVote =
     c.vote === m.from || (c.vote === NONE && c.leaderId === NONE) || (m.type === 'preVote' && m.term > c.term)
-  const granted = canVote && isUpToDate(c, m.lastIndex, m.lastTerm)
+  // Two survivors that lost their leader at the same moment campaign at once; between pre-
+  // candidates with logs alike, the lower id wins the pre-vote, so they do not split the real
+  // vote and wait out another election timeout. (A pre-vote grants nothing: refusing is safe.)
+  const rival =
+    m.type === 'preVote' && c.role === 'preCandidate' && m.from > c.id && !isAhead(c, m.lastIndex, m.lastTerm)
+  const granted = canVote && !rival && isUpToDate(c, m.lastIndex, m.lastTerm)
   const type = m.type === 'preVote' ? 'preVoteResponse' : 'voteResponse'
   if (granted && m.type === 'vote') {
     c.electionElapsed = 0
@@ -499,6 +526,23 @@ export function handleHeartbeat(c: RaftContext, m: Heartbeat): void {
   c.electionElapsed = 0
   c.leaderId = m.from
   commitTo(c, Math.min(m.commit, lastIndex(c)))
+  send(c, { type: 'heartbeatResponse', to: m.from })
+}
+
+/**
+ * The leader went quiet with its last entry at `m.commit`, of its term. A follower whose log ends
+ * there holds the leader's whole log (log matching), so it commits it and stops its timer. Any
+ * other follower answers like a heartbeat, which wakes the leader to repair it.
+ */
+export function handleQuiesce(c: RaftContext, m: Quiesce): void {
+  c.electionElapsed = 0
+  c.leaderId = m.from
+  const matches = lastIndex(c) === m.commit && termAt(c, m.commit) === m.term
+  if (matches) {
+    commitTo(c, m.commit)
+    c.quiesced = true
+    return
+  }
   send(c, { type: 'heartbeatResponse', to: m.from })
 }
 
@@ -741,6 +785,7 @@ function maybePromoteLearner(c: RaftContext, p: Progress): void {
 
 /** Ticks the leader; false when it has lost its quorum and must step down. */
 export function leaderTick(c: RaftContext): boolean {
+  if (c.quiesced) return true
   c.heartbeatElapsed++
   c.electionElapsed++
   if (c.leadTransferee !== NONE && ++c.transferElapsed >= c.opts.electionTicks) {
@@ -753,9 +798,75 @@ export function leaderTick(c: RaftContext): boolean {
   }
   if (c.heartbeatElapsed >= c.opts.heartbeatTicks) {
     c.heartbeatElapsed = 0
-    sendHeartbeats(c)
+    if (c.opts.quiesce && canQuiesce(c)) quiesce(c)
+    else sendHeartbeats(c)
   }
   return true
+}
+
+/**
+ * Nothing to do but heartbeats: every entry is durable here, committed, applied, and matched by
+ * every member heard from this round; no transfer or membership change is under way.
+ */
+function canQuiesce(c: RaftContext): boolean {
+  const last = lastIndex(c)
+  if (c.commit !== last || c.applied !== last || c.durableIndex !== last) return false
+  if (c.leadTransferee !== NONE || c.pendingConfIndex > c.applied || c.outbox.length > 0) return false
+  for (const p of c.progress.values()) {
+    if (p.id === c.id) continue
+    if (p.match !== last || !p.recentActive || p.state !== 'replicate') return false
+  }
+  return true
+}
+
+function quiesce(c: RaftContext): void {
+  c.quiescedIsr = computeIsr(c)
+  for (const p of c.progress.values()) {
+    if (p.id === c.id) continue
+    send(c, { type: 'quiesce', to: p.id, commit: c.commit })
+    p.sentCommit = c.commit
+  }
+  c.quiesced = true
+}
+
+/**
+ * Anything but a tick ends quiescence. Timers restart from zero; a leader counts every member
+ * as heard now: node-level liveness vouched for them while it slept (a peer that died woke it
+ * through {@link peerDown}).
+ */
+export function wake(c: RaftContext): void {
+  if (!c.quiesced) return
+  c.quiesced = false
+  c.electionElapsed = 0
+  c.heartbeatElapsed = 0
+  if (c.role !== 'leader') return
+  const now = c.opts.now()
+  for (const p of c.progress.values()) {
+    p.recentActive = true
+    p.lastHeardMs = now
+  }
+}
+
+/**
+ * The driver can no longer reach node `peer` (its connection closed, it stopped answering pings,
+ * or it restarted). Wakes the group. A follower of `peer` forgets it, so it neither waits out a
+ * full election timeout nor refuses other campaigns as "in lease", and campaigns within a few
+ * ticks (randomised, so the survivors rarely campaign at once).
+ */
+export function peerDown(c: RaftContext, peer: NodeId): void {
+  if (peer === c.id || hasDefect('ignore-peer-down')) return
+  if (c.role === 'leader') {
+    if (!c.progress.has(peer)) return
+    wake(c)
+    c.progress.get(peer)!.recentActive = false
+    return
+  }
+  wake(c)
+  if (c.leaderId !== peer) return
+  c.leaderId = NONE
+  if (c.role !== 'follower') return
+  const soon = 1 + Math.floor(c.opts.random() * Math.max(1, c.opts.electionTicks / 2))
+  c.electionElapsed = Math.max(c.electionElapsed, c.randomizedElectionTimeout - soon)
 }
 
 function quorumActive(c: RaftContext): boolean {
@@ -836,6 +947,7 @@ export function compact(
  */
 export function computeIsr(c: RaftContext): NodeId[] {
   if (c.role !== 'leader') return []
+  if (c.quiesced) return c.quiescedIsr
   const now = c.opts.now()
   const since = now - c.opts.replicaLagTimeMs
   const reached = c.history.at(since)

@@ -3,7 +3,12 @@
  * (src/sim, inside this package) switches them on: this module is not in the package's `exports`
  * map, so no node, configuration or other package can reach it.
  */
-export const DEFECT_NAMES = ['commit-old-term', 'vote-before-persist', 'ack-before-fsync'] as const
+export const DEFECT_NAMES = [
+  'commit-old-term',
+  'vote-before-persist',
+  'ack-before-fsync',
+  'ignore-peer-down',
+] as const
 export type DefectName = (typeof DEFECT_NAMES)[number]
 
 const active = new Set<DefectName>()

@@ -25,12 +25,14 @@ import {
   handleAppendResponse,
   handleHeartbeat,
   handleHeartbeatResponse,
+  handleQuiesce,
   handleSnapshot,
   handleVoteRequest,
   isPromotable,
   leaderTick,
   onPersisted,
   type ProposeResult,
+  peerDown,
   propose,
   proposeMembership,
   type RaftContext,
@@ -42,6 +44,7 @@ import {
   takeMessages,
   termGate,
   transferLeadership,
+  wake,
   writeHardState,
 } from './core.js'
 import type { MembershipChange } from './membership.js'
@@ -55,6 +58,7 @@ export type RaftEvent =
   | { type: 'transferLeadership'; to: NodeId }
   | { type: 'compact'; index: number; payload: Uint8Array }
   | { type: 'persisted'; marker: SyncMarker }
+  | { type: 'peerDown'; peer: NodeId }
   // raised by the machine itself
   | { type: 'campaign' }
   | { type: 'preVoteWon' }
@@ -71,6 +75,7 @@ const notLeader = (c: RaftContext): ProposeResult => ({
 
 /** Ticks of every role but the leader: campaign when the election timer runs out. */
 function tickElection(c: RaftContext, raise: Raise): void {
+  if (c.quiesced) return
   c.electionElapsed++
   if (c.electionElapsed >= c.randomizedElectionTimeout && isPromotable(c)) {
     c.electionElapsed = 0
@@ -86,6 +91,7 @@ function stepMessage(
   roleStep: (c: RaftContext, m: RaftMessage, raise: Raise) => void,
 ): void {
   if (m.to !== c.id || m.group !== c.group) return
+  if (m.type !== 'quiesce') wake(c)
   const gate = termGate(c, m)
   if (gate === 'drop') return
   if (gate === 'stepDown') {
@@ -106,6 +112,8 @@ function stepFollower(c: RaftContext, m: RaftMessage, raise: Raise): void {
       return handleAppend(c, m)
     case 'heartbeat':
       return handleHeartbeat(c, m)
+    case 'quiesce':
+      return handleQuiesce(c, m)
     case 'snapshot':
       return handleSnapshot(c, m)
     case 'timeoutNow':
@@ -123,6 +131,7 @@ function stepCandidate(c: RaftContext, m: RaftMessage, raise: Raise): void {
   switch (m.type) {
     case 'append':
     case 'heartbeat':
+    case 'quiesce':
     case 'snapshot':
       // A leader of our term exists: follow it.
       c.leaderId = m.from
@@ -218,16 +227,24 @@ export const raftMachine = setup({
       if (event.type === 'message') stepMessage(context, event.message, enqueue.raise, stepLeader)
     }),
     propose: ({ context, event }) => {
-      if (event.type === 'propose') context.lastProposal = propose(context, event.data)
+      if (event.type !== 'propose') return
+      wake(context)
+      context.lastProposal = propose(context, event.data)
     },
     changeMembership: ({ context, event }) => {
-      if (event.type === 'changeMembership') context.lastProposal = proposeMembership(context, event.change)
+      if (event.type !== 'changeMembership') return
+      wake(context)
+      context.lastProposal = proposeMembership(context, event.change)
+    },
+    peerDown: ({ context, event }) => {
+      if (event.type === 'peerDown') peerDown(context, event.peer)
     },
     refuseProposal: ({ context }) => {
       context.lastProposal = notLeader(context)
     },
     transferLeadership: ({ context, event }) => {
       if (event.type !== 'transferLeadership') return
+      wake(context)
       const r = transferLeadership(context, event.to)
       context.lastProposal = r.ok
         ? { ok: true, firstIndex: 0, lastIndex: 0, term: context.term }
@@ -235,6 +252,7 @@ export const raftMachine = setup({
     },
     compact: ({ context, event }) => {
       if (event.type !== 'compact') return
+      wake(context)
       const r = compact(context, event.index, event.payload)
       context.lastProposal = r.ok
         ? { ok: true, firstIndex: event.index, lastIndex: event.index, term: context.term }
@@ -255,6 +273,7 @@ export const raftMachine = setup({
     transferLeadership: { actions: 'refuseProposal' },
     compact: { actions: 'compact' },
     persisted: { actions: 'persisted' },
+    peerDown: { actions: 'peerDown' },
     stepDown: { target: '.follower', reenter: true },
   },
   states: {

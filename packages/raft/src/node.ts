@@ -30,6 +30,7 @@ export interface ReplicaStatus {
   match: Map<NodeId, number>
   /** On a leader: when it last heard from each member (its clock). */
   lastHeardMs: Map<NodeId, number>
+  quiesced: boolean
 }
 
 /**
@@ -69,6 +70,16 @@ export class RaftNode {
 
   get leaderId(): NodeId {
     return this.context.leaderId
+  }
+
+  /** Idle: ticks do nothing, and the driver may skip them (see RaftOptions.quiesce). */
+  get quiesced(): boolean {
+    return this.context.quiesced
+  }
+
+  /** Node `peer` is unreachable, or restarted: wakes the group; a follower of it campaigns soon. */
+  peerDown(peer: NodeId): void {
+    this.actor.send({ type: 'peerDown', peer })
   }
 
   tick(): void {
@@ -133,6 +144,7 @@ export class RaftNode {
       isr: computeIsr(c),
       lastHeardMs: new Map([...c.progress].map(([id, p]) => [id, p.lastHeardMs])),
       match,
+      quiesced: c.quiesced,
     }
   }
 

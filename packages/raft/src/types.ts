@@ -20,6 +20,7 @@ export type {
   LogStart,
   Membership,
   NodeId,
+  Quiesce,
   RaftMessage,
   RaftMessageType,
   TimeoutNow,

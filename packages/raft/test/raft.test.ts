@@ -281,3 +281,107 @@ function figure8() {
   assert.equal(leader.status().match.get(3), x, 'node 3 holds x')
   return { c, leader, x }
 }
+
+describe('quiescence', () => {
+  const quiet = { quiesce: true, replicaLagTimeMs: 1_000 }
+
+  /** Elects node 1, commits one entry everywhere, and ticks until every replica has gone quiet. */
+  function quiesced(seed = 1): TestCluster {
+    const c = new TestCluster([1, 2, 3], quiet, seed)
+    c.elect(1)
+    c.propose(1, 'a')
+    c.deliverAll()
+    for (let k = 0; k < 30 && ![1, 2, 3].every((id) => c.node(id).raft.quiesced); k++) c.tickAll()
+    for (const id of [1, 2, 3]) assert.ok(c.node(id).raft.quiesced, `node ${id} quiesced`)
+    return c
+  }
+
+  it('an idle, replicated group stops sending anything, keeps its leader and its ISR', () => {
+    const c = quiesced()
+    const term = c.node(1).raft.term
+    for (let k = 0; k < 200; k++) {
+      c.now += 100
+      for (const id of [1, 2, 3]) c.node(id).raft.tick()
+      c.process()
+      assert.deepEqual(c.inflight, [], `tick ${k}: a quiesced group sends nothing`)
+    }
+    assert.equal(c.node(1).raft.role, 'leader')
+    assert.equal(c.node(1).raft.term, term)
+    assert.deepEqual(c.node(1).raft.status().isr, [1, 2, 3], '20 s of silence do not shrink the ISR')
+    for (const id of [2, 3]) assert.equal(c.node(id).raft.role, 'follower')
+  })
+
+  it('a proposal wakes the group; it commits everywhere and goes quiet again', () => {
+    const c = quiesced()
+    assert.ok(c.propose(1, 'b').ok)
+    assert.equal(c.node(1).raft.quiesced, false)
+    c.deliverAll()
+    c.tickAll(2)
+    for (const id of [1, 2, 3]) assert.deepEqual(values(c.node(id)), ['a', 'b'], `node ${id}`)
+    for (let k = 0; k < 30 && !c.node(1).raft.quiesced; k++) c.tickAll()
+    assert.ok(c.node(1).raft.quiesced, 'quiet again')
+    assert.deepEqual(c.node(1).raft.status().isr, [1, 2, 3])
+  })
+
+  it('followers of a dead leader campaign only once told the peer is down, then within a few ticks', () => {
+    const c = quiesced()
+    c.crash(1)
+    for (let k = 0; k < 100; k++) c.tickAll()
+    assert.equal(c.leader(), undefined, 'quiesced followers do not notice a failure by themselves')
+    for (const id of [2, 3]) c.node(id).raft.peerDown(1)
+    let ticks = 0
+    for (; ticks < 30 && !c.leader(); ticks++) c.tickAll()
+    assert.ok(c.leader(), 'a new leader')
+    assert.ok(ticks <= 6, `elected after ${ticks} ticks (election timeout is 10..19)`)
+  })
+
+  it('two survivors that campaign at once do not split the vote (lower id wins the pre-vote)', () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const c = quiesced(seed)
+      c.crash(1)
+      for (const id of [2, 3]) c.node(id).raft.peerDown(1)
+      let ticks = 0
+      for (; ticks < 40 && !c.leader(); ticks++) c.tickAll()
+      assert.ok(ticks <= 6, `seed ${seed}: elected after ${ticks} ticks`)
+    }
+  })
+
+  it('a leader wakes when a member goes down, and the member leaves the ISR after the lag time', () => {
+    const c = quiesced()
+    c.crash(3)
+    c.node(1).raft.peerDown(3)
+    assert.equal(c.node(1).raft.quiesced, false)
+    for (let k = 0; k < 15; k++) {
+      c.now += 100
+      c.tickAll()
+      assert.equal(c.node(1).raft.quiesced, false, 'no quiescence while a member is silent')
+    }
+    assert.deepEqual(c.node(1).raft.status().isr, [1, 2])
+  })
+
+  it('a follower whose log does not end at the quiesce index answers instead, which wakes the leader', () => {
+    const c = quiesced()
+    const n2 = c.node(2).raft
+    const last = n2.status().lastIndex
+    n2.step({
+      type: 'append',
+      group: 0,
+      from: 1,
+      to: 2,
+      term: n2.term,
+      prevIndex: last,
+      prevTerm: n2.term,
+      entries: [],
+      commit: last,
+    })
+    c.process()
+    c.inflight = []
+    n2.step({ type: 'quiesce', group: 0, from: 1, to: 2, term: n2.term, commit: last + 5 })
+    c.process()
+    assert.equal(n2.quiesced, false)
+    const answer = c.inflight.find((m) => m.from === 2)
+    assert.equal(answer?.type, 'heartbeatResponse')
+    c.deliverAll()
+    assert.equal(c.node(1).raft.quiesced, false, 'the answer woke the leader')
+  })
+})

@@ -22,6 +22,7 @@ import { PeerQueue } from './peer-queue.js'
 import {
   emptyPeerStats,
   type MessageHandler,
+  type PeerDownHandler,
   type PeerStats,
   type Transport,
   type TransportStats,
@@ -99,6 +100,8 @@ export class InMemoryNetwork {
   /** @internal */
   left(nodeId: NodeId): void {
     this.nodes.delete(nodeId)
+    // As a closed connection tells a real node at once.
+    for (const other of this.nodes.values()) other.peerLeft(nodeId)
   }
 
   /** @internal */
@@ -252,6 +255,7 @@ interface PeerCounters {
 
 export class InMemoryTransport implements Transport {
   private readonly handlers = new Set<MessageHandler>()
+  private readonly downHandlers = new Set<PeerDownHandler>()
   private readonly queues = new Map<NodeId, PeerQueue>()
   private readonly counters = new Map<NodeId, PeerCounters>()
   private readonly frameLimits: FrameLimits
@@ -363,6 +367,16 @@ export class InMemoryTransport implements Transport {
     return () => this.handlers.delete(handler)
   }
 
+  onPeerDown(handler: PeerDownHandler): () => void {
+    this.downHandlers.add(handler)
+    return () => this.downHandlers.delete(handler)
+  }
+
+  /** @internal Called by the network when `peer` leaves it (its transport closed). */
+  peerLeft(peer: NodeId): void {
+    for (const handler of this.downHandlers) handler(peer, 'left the network')
+  }
+
   stats(): TransportStats {
     const peers: PeerStats[] = []
     const ids = new Set([...this.queues.keys(), ...this.counters.keys()])
@@ -391,6 +405,7 @@ export class InMemoryTransport implements Transport {
   async close(): Promise<void> {
     this.closed = true
     this.handlers.clear()
+    this.downHandlers.clear()
     this.queues.clear()
     this.network.left(this.nodeId)
   }

@@ -18,5 +18,12 @@ export {
 export { consoleLogger, type Logger, silentLogger } from './logger.js'
 export type { PeerAddress } from './outbound.js'
 export type { QueueDrops } from './peer-queue.js'
-export type { LinkState, MessageHandler, PeerStats, Transport, TransportStats } from './transport.js'
+export type {
+  LinkState,
+  MessageHandler,
+  PeerDownHandler,
+  PeerStats,
+  Transport,
+  TransportStats,
+} from './transport.js'
 export { WsTransport, type WsTransportOptions } from './ws-transport.js'

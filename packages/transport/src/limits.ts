@@ -18,6 +18,12 @@ export interface TransportLimits {
   sendBufferBytesLow: number
   /** The dialer pings its connection this often. */
   pingIntervalMs: number
+  /**
+   * A peer whose dialed connection closes, or that leaves a ping unanswered this long, is
+   * reported down (Transport.onPeerDown) while the connection is still given until pingTimeoutMs.
+   * Raft groups that went quiet rely on this to notice a dead leader.
+   */
+  peerDownAfterMs: number
   /** A dialed connection with a ping unanswered this long is dead; an accepted one silent this long too. */
   pingTimeoutMs: number
   /** Challenge request plus WebSocket upgrade, and a challenge's lifetime on the server. */
@@ -45,7 +51,8 @@ export const defaultTransportLimits: Readonly<TransportLimits> = Object.freeze({
   queueMessagesMax: 65_536,
   sendBufferBytesHigh: 4 * 1024 * 1024,
   sendBufferBytesLow: 1024 * 1024,
-  pingIntervalMs: 1_000,
+  pingIntervalMs: 100,
+  peerDownAfterMs: 500,
   pingTimeoutMs: 3_000,
   handshakeTimeoutMs: 5_000,
   reconnectDelayMsMin: 50,
@@ -71,6 +78,9 @@ export function checkLimits(limits: TransportLimits): void {
   }
   if (limits.frameBytesMax > frameBytesMax) {
     throw new RangeError(`frameBytesMax may not exceed @cairn/protocol's ${frameBytesMax}`)
+  }
+  if (limits.peerDownAfterMs < limits.pingIntervalMs) {
+    throw new RangeError('peerDownAfterMs must be at least pingIntervalMs')
   }
   if (limits.reconnectDelayMsMin > limits.reconnectDelayMsMax) {
     throw new RangeError('reconnectDelayMsMin must not exceed reconnectDelayMsMax')

@@ -38,6 +38,8 @@ export interface LinkContext {
   logger: Logger
   random: () => number
   nowMs: () => number
+  /** The peer's connection closed, or a ping went unanswered for peerDownAfterMs. */
+  peerDown: (peer: NodeId, reason: string) => void
 }
 
 /**
@@ -90,6 +92,8 @@ export class OutboundLink {
   private pingTimer: NodeJS.Timeout | undefined
   private lingerTimer: NodeJS.Timeout | undefined
   private awaitingPongSinceMs: number | undefined
+  /** Reported down and not heard from since: report once per outage. */
+  private reportedDown = false
   private flushScheduled = false
   /** bufferedAmount reached the high watermark; sending resumes at the low one. */
   private paused = false
@@ -265,6 +269,7 @@ export class OutboundLink {
     })
     ws.on('pong', () => {
       this.awaitingPongSinceMs = undefined
+      this.reportedDown = false
     })
     ws.on('error', (error) => {
       this.lastFailure ||= error.message
@@ -282,6 +287,7 @@ export class OutboundLink {
     this.paused = false
     this.lastFailure = ''
     this.awaitingPongSinceMs = undefined
+    this.reportedDown = false
     this.counters.connects++
     this.ctx.logger.info('connected', { peer: this.peer })
     this.pingTimer = setInterval(() => this.ping(ws), this.ctx.limits.pingIntervalMs)
@@ -293,10 +299,20 @@ export class OutboundLink {
     if (this.awaitingPongSinceMs === undefined) {
       this.awaitingPongSinceMs = now
       ws.ping()
-    } else if (now - this.awaitingPongSinceMs >= this.ctx.limits.pingTimeoutMs) {
+      return
+    }
+    const silentMs = now - this.awaitingPongSinceMs
+    if (silentMs >= this.ctx.limits.peerDownAfterMs) this.reportDown(`no pong for ${Math.round(silentMs)} ms`)
+    if (silentMs >= this.ctx.limits.pingTimeoutMs) {
       this.lastFailure = `no pong within ${this.ctx.limits.pingTimeoutMs} ms`
       ws.terminate()
     }
+  }
+
+  private reportDown(reason: string): void {
+    if (this.reportedDown || this.closed) return
+    this.reportedDown = true
+    this.ctx.peerDown(this.peer, reason)
   }
 
   private closedSocket(ws: WebSocket): void {
@@ -308,6 +324,7 @@ export class OutboundLink {
     const wasOpen = this.state === 'open'
     if (wasOpen) this.counters.disconnects++
     if (this.closed) return
+    if (wasOpen) this.reportDown(this.lastFailure || 'connection closed')
     this.failed(this.lastFailure || 'connection closed', wasOpen)
   }
 

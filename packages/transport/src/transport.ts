@@ -4,6 +4,7 @@ import type { QueueDrops } from './peer-queue.js'
 
 /** Messages that arrived in one frame, all from `from` and addressed to this node. */
 export type MessageHandler = (from: NodeId, messages: RaftMessage[]) => void
+export type PeerDownHandler = (peer: NodeId, reason: string) => void
 
 export interface Transport {
   readonly nodeId: NodeId
@@ -17,6 +18,11 @@ export interface Transport {
   flush(): void
   /** Register a handler for validated incoming messages; returns a function that unregisters it. */
   onMessages(handler: MessageHandler): () => void
+  /**
+   * Register a handler called when a peer becomes unreachable (its connection closed, or it stopped
+   * answering pings) — once per outage; returns a function that unregisters it.
+   */
+  onPeerDown(handler: PeerDownHandler): () => void
   stats(): TransportStats
   close(): Promise<void>
 }

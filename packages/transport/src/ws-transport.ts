@@ -14,6 +14,7 @@ import { type LinkContext, OutboundLink, type PeerAddress } from './outbound.js'
 import {
   emptyPeerStats,
   type MessageHandler,
+  type PeerDownHandler,
   type PeerStats,
   type Transport,
   type TransportStats,
@@ -45,6 +46,7 @@ export class WsTransport implements Transport {
   private readonly links = new Map<NodeId, OutboundLink>()
   private readonly received = new Map<NodeId, ReceiveCounters>()
   private readonly handlers = new Set<MessageHandler>()
+  private readonly downHandlers = new Set<PeerDownHandler>()
   private readonly server: InboundServer
   private readonly linkContext: LinkContext
   private listening: PeerAddress | undefined
@@ -82,6 +84,10 @@ export class WsTransport implements Transport {
       logger: this.logger,
       random: options.random ?? Math.random,
       nowMs,
+      peerDown: (peer, reason) => {
+        this.logger.warn('peer down', { peer, reason })
+        for (const handler of this.downHandlers) handler(peer, reason)
+      },
     }
     this.server = new InboundServer({
       self: this.nodeId,
@@ -158,6 +164,11 @@ export class WsTransport implements Transport {
   onMessages(handler: MessageHandler): () => void {
     this.handlers.add(handler)
     return () => this.handlers.delete(handler)
+  }
+
+  onPeerDown(handler: PeerDownHandler): () => void {
+    this.downHandlers.add(handler)
+    return () => this.downHandlers.delete(handler)
   }
 
   private deliver(from: NodeId, messages: RaftMessage[], bytes: number): void {

@@ -37,6 +37,15 @@ describe('InMemoryNetwork', () => {
     assert.equal(a!.stats().peers.find((p) => p.peer === 2)!.framesSent, 1)
   })
 
+  it('reports a node that leaves the network down to the others, as a closed connection would', async () => {
+    const network = new InMemoryNetwork()
+    const { transports } = record(network, [1, 2, 3])
+    const down: string[] = []
+    for (const t of transports) t.onPeerDown((peer) => down.push(`${t.nodeId} sees ${peer}`))
+    await transports[1]!.close()
+    assert.deepEqual(down.sort(), ['1 sees 2', '3 sees 2'])
+  })
+
   it('drops invalid messages and messages to unknown nodes at send', () => {
     const network = new InMemoryNetwork()
     const { transports, got } = record(network, [1, 2])

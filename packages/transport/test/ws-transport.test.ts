@@ -354,11 +354,14 @@ describe('reconnect', () => {
     const logger = captureLogger()
     const [a, b] = (await startCluster(2, () => ({ logger }))) as [WsTransport, WsTransport]
     let restarted: WsTransport | undefined
+    const down: string[] = []
+    a.onPeerDown((peer, reason) => down.push(`${peer}: ${reason}`))
     try {
       await waitFor('links open', () => connected([a, b]))
       const port = b.address().port
       await b.close()
       await waitFor('node 1 to notice', () => a.stats().peers[0]!.state !== 'open')
+      await waitFor('node 1 to report node 2 down', () => down.length > 0)
       restarted = await startNode(2, { port, logger })
       restarted.setPeer(1, a.address())
       const box = inbox(restarted)
@@ -368,6 +371,8 @@ describe('reconnect', () => {
       const stats = a.stats().peers[0]!
       assert.ok(stats.connects >= 2 && stats.disconnects >= 1, JSON.stringify(stats))
       await exchangeAll([a, restarted], 6)
+      assert.equal(down.length, 1, `reported once per outage, however many redials: ${down.join('; ')}`)
+      assert.match(down[0]!, /^2: /)
     } finally {
       await Promise.all([a.close(), restarted?.close()])
     }
@@ -427,11 +432,17 @@ describe('backpressure and dead peers', () => {
   it('declares a peer dead when pings go unanswered, and redials it', async () => {
     const stalled = await startStalledPeer(2, 1)
     const logger = captureLogger()
-    const a = await startNode(1, { pingIntervalMs: 50, pingTimeoutMs: 300, logger })
+    const a = await startNode(1, { pingIntervalMs: 50, peerDownAfterMs: 100, pingTimeoutMs: 300, logger })
+    const down: { peer: number; reason: string; atMs: number }[] = []
+    a.onPeerDown((peer, reason) => down.push({ peer, reason, atMs: performance.now() }))
     try {
       a.setPeer(2, stalled.address)
       await waitFor('two connections to the stalled peer', () => stalled.upgrades() >= 2, 10_000)
       assert.match(logger.text(), /connection lost.*no pong within 300 ms/)
+      // Reported down on the silence (peerDownAfterMs), before the connection is given up.
+      assert.ok(down.length >= 1, 'reported down')
+      assert.equal(down[0]!.peer, 2)
+      assert.match(down[0]!.reason, /^no pong for \d+ ms$/)
       assert.ok(a.stats().peers[0]!.disconnects >= 1)
     } finally {
       await a.close()

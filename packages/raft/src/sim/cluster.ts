@@ -13,6 +13,10 @@ import type { Fault, Schedule } from './schedule.js'
 export const TICK_MS = 10
 export const ELECTION_TICKS = 10
 export const REPLICA_LAG_TIME_MS = 300
+/** Each node pings every other node once a tick; silent this long, a peer is reported down. */
+export const PEER_DOWN_MS = 50
+/** A quiesced replica must have woken once a peer it depends on is silent this long. */
+const WAKE_BOUND_MS = PEER_DOWN_MS + 3 * TICK_MS
 /** After the faults: this long to elect leaders and commit a probe in every group. */
 export const LIVENESS_MS = 4000
 export const FAULT_WINDOW_MS = 3000
@@ -55,6 +59,7 @@ function describe(m: RaftMessage): string {
     case 'voteResponse':
       return `${head} ${m.granted ? 'granted' : 'rejected'}`
     case 'heartbeat':
+    case 'quiesce':
       return `${head} commit=${m.commit}`
     case 'snapshot':
       return `${head} start=${m.logStart.index}/${m.logStart.term}`
@@ -100,6 +105,12 @@ interface SimNode {
   applyQueue: Map<number, ApplyItem[]>
   applied: Map<number, number>
   lastCommit: Map<number, number>
+  /** Node-level liveness, as a broker's transport keeps it: when each peer was last heard (virtual time). */
+  lastHeard: Map<NodeId, number>
+  /** The incarnation each peer last pinged with: a new one means it restarted. */
+  peerIncarnation: Map<NodeId, number>
+  /** Peers reported down to every group, until heard from again. */
+  reportedDown: Set<NodeId>
 }
 
 interface Proposal {
@@ -121,7 +132,10 @@ interface GroupCheck {
   pending: Proposal[]
   firstEntry: Map<string, string>
   /** Per leader node: its last index over time, in its own clock, for the ISR check. */
-  timelines: Map<NodeId, { term: number; times: number[]; indexes: number[]; heard: Map<NodeId, number> }>
+  timelines: Map<
+    NodeId,
+    { term: number; times: number[]; indexes: number[]; heard: Map<NodeId, number>; quiesced: boolean }
+  >
   probe: Proposal | null
   probeAcked: boolean
 }
@@ -189,6 +203,7 @@ export class Simulation {
   /** Figure 8: while set, appends of this group from any node but `except` are cut. */
   private cutAppends: { group: number; except: NodeId } | null = null
   private proposals = 0
+  private idleUntil = 0
   private acked = 0
   private events = 0
   private healed = false
@@ -267,6 +282,9 @@ export class Simulation {
       applyQueue: new Map(),
       applied: new Map(),
       lastCommit: new Map(),
+      lastHeard: new Map(),
+      peerIncarnation: new Map(),
+      reportedDown: new Set(),
     }
     for (const g of this.groups.keys()) {
       node.storages.set(
@@ -286,6 +304,8 @@ export class Simulation {
     node.incarnation++
     node.syncing = null
     node.markers.clear()
+    node.reportedDown.clear()
+    for (const peer of this.nodes.keys()) if (peer !== node.id) node.lastHeard.set(peer, this.now)
     const seedBase = this.rng.int(1, 2 ** 31)
     for (const [g, storage] of node.storages) {
       const random = new Random(seedBase + g)
@@ -299,6 +319,7 @@ export class Simulation {
         heartbeatTicks: 1,
         appendEntriesMax: this.schedule.appendEntriesMax,
         replicaLagTimeMs: REPLICA_LAG_TIME_MS,
+        quiesce: true,
       })
       node.rafts.set(g, raft)
       const before = node.applied.get(g) ?? 0
@@ -334,9 +355,78 @@ export class Simulation {
   private scheduleTick(node: SimNode, incarnation: number): void {
     this.queue.push(this.now + TICK_MS / node.rate, () => {
       if (node.incarnation !== incarnation) return
+      this.pingPeers(node)
+      this.checkPeers(node)
       this.tickNode(node, 1)
+      this.checkQuiesced(node)
       this.scheduleTick(node, incarnation)
     })
+  }
+
+  // ---- node-level liveness: what lets a quiesced group notice a failure -------------------------
+
+  private pingPeers(node: SimNode): void {
+    for (const to of this.nodes.values()) {
+      if (to === node || this.isBlocked(node.id, to.id)) continue
+      if (this.now < this.dropRate.until && this.rng.chance(this.dropRate.rate)) continue
+      const extra = this.now < this.extraDelay.until ? this.rng.int(0, this.extraDelay.ms) : 0
+      const incarnation = node.incarnation
+      const toIncarnation = to.incarnation
+      this.queue.push(this.now + this.rng.next() * this.schedule.netMsMax + extra, () => {
+        if (!to.up || to.incarnation !== toIncarnation) return
+        const known = to.peerIncarnation.get(node.id)
+        to.peerIncarnation.set(node.id, incarnation)
+        // A restart between two pings is a failure too: the peer's replicas forgot their roles.
+        if (known !== undefined && known !== incarnation) this.reportDown(to, node.id, 'restarted')
+        this.heard(to, node.id)
+      })
+    }
+  }
+
+  /** Anything delivered from `peer` proves it alive, as any frame does on a real connection. */
+  private heard(node: SimNode, peer: NodeId): void {
+    node.lastHeard.set(peer, this.now)
+    node.reportedDown.delete(peer)
+  }
+
+  private checkPeers(node: SimNode): void {
+    for (const [peer, at] of node.lastHeard) {
+      if (this.now - at >= PEER_DOWN_MS && !node.reportedDown.has(peer)) this.reportDown(node, peer, 'silent')
+    }
+  }
+
+  private reportDown(node: SimNode, peer: NodeId, why: string): void {
+    node.reportedDown.add(peer)
+    this.log(`n${node.id} peer n${peer} down (${why})`)
+    for (const raft of node.rafts.values()) raft.peerDown(peer)
+    this.drive(node)
+  }
+
+  /**
+   * Quiescence must not outlive a failure: a quiesced follower whose leader, or a quiesced leader
+   * one of whose members, has been silent past the liveness bound should have been woken.
+   */
+  private checkQuiesced(node: SimNode): void {
+    for (const [g, raft] of node.rafts) {
+      if (!raft.quiesced) continue
+      const status = raft.status()
+      const peers =
+        status.role === 'leader'
+          ? [...status.membership.voters, ...status.membership.learners].filter((id) => id !== node.id)
+          : status.leaderId !== 0
+            ? [status.leaderId]
+            : []
+      for (const peer of peers) {
+        const silentMs = this.now - (node.lastHeard.get(peer) ?? this.now)
+        if (silentMs > WAKE_BOUND_MS) {
+          this.violate(
+            'quiesce-outlives-failure',
+            `g${g} n${node.id} (${status.role}) still quiesced after n${peer} was silent ${silentMs.toFixed(0)} ms`,
+          )
+          return
+        }
+      }
+    }
   }
 
   private tickNode(node: SimNode, ticks: number): void {
@@ -529,7 +619,7 @@ export class Simulation {
     const now = this.localNow(node)
     let tl = check.timelines.get(node.id)
     if (!tl || tl.term !== status.term) {
-      tl = { term: status.term, times: [now], indexes: [status.lastIndex], heard: new Map() }
+      tl = { term: status.term, times: [now], indexes: [status.lastIndex], heard: new Map(), quiesced: false }
       check.timelines.set(node.id, tl)
     } else if (tl.indexes[tl.indexes.length - 1] !== status.lastIndex) {
       if (tl.times[tl.times.length - 1] === now) tl.indexes[tl.indexes.length - 1] = status.lastIndex
@@ -537,6 +627,15 @@ export class Simulation {
         tl.times.push(now)
         tl.indexes.push(status.lastIndex)
       }
+    }
+    // Quiesced, the leader keeps the ISR it had; woken, it counts every member as heard then.
+    if (status.quiesced) {
+      tl.quiesced = true
+      return
+    }
+    if (tl.quiesced) {
+      tl.quiesced = false
+      for (const id of status.membership.voters) tl.heard.set(id, now)
     }
     const at = now - REPLICA_LAG_TIME_MS
     let reached = tl.indexes[0]!
@@ -574,7 +673,7 @@ export class Simulation {
     const raft = leader.rafts.get(g)!
     if (!tl || tl.term !== term) {
       const now = this.localNow(leader)
-      tl = { term, times: [now], indexes: [raft.status().lastIndex], heard: new Map() }
+      tl = { term, times: [now], indexes: [raft.status().lastIndex], heard: new Map(), quiesced: false }
       check.timelines.set(leader.id, tl)
     }
     tl.heard.set(from, this.localNow(leader))
@@ -652,6 +751,7 @@ export class Simulation {
     const incarnation = to.incarnation
     this.queue.push(arrival, () => {
       if (!to.up || to.incarnation !== incarnation) return
+      this.heard(to, m.from)
       const raft = to.rafts.get(m.group)
       if (!raft) return
       this.log(`recv ${describe(m)}`)
@@ -759,6 +859,9 @@ export class Simulation {
         leader.rafts.get(f.group)!.changeMembership({ type: change, node: f.node })
         return this.drive(leader)
       }
+      case 'idle':
+        this.idleUntil = Math.max(this.idleUntil, this.now + f.durationMs)
+        return
       case 'compact': {
         const node = this.nodes.get(f.node)
         if (!node?.up) return
@@ -895,6 +998,10 @@ export class Simulation {
 
   private proposeLoop(): void {
     if (this.healed) return
+    if (this.now < this.idleUntil) {
+      this.queue.push(this.idleUntil, () => this.proposeLoop())
+      return
+    }
     const g = this.rng.int(0, this.schedule.groups - 1)
     // Mostly to the leader; sometimes to anyone, to exercise NOT_LEADER.
     const target = this.rng.chance(0.9) ? this.leaderOf(g) : this.rng.pick([...this.nodes.values()])

@@ -33,6 +33,8 @@ export type Fault =
   | { at: number; type: 'remove'; group: number; node: number }
   | { at: number; type: 'add'; group: number; node: number }
   | { at: number; type: 'compact'; node: number; group: number }
+  /** No proposals for a while: groups go quiet (quiesce), and the other faults must wake them. */
+  | { at: number; type: 'idle'; durationMs: number }
 
 export interface Schedule {
   nodes: number
@@ -135,6 +137,7 @@ export function scheduleArbitrary(shape: ScheduleShape): fc.Arbitrary<Schedule> 
     { weight: 1, arbitrary: fc.record({ at, type: fc.constant('remove' as const), group, node }) },
     { weight: 1, arbitrary: fc.record({ at, type: fc.constant('add' as const), group, node }) },
     { weight: 1, arbitrary: fc.record({ at, type: fc.constant('compact' as const), node, group }) },
+    { weight: 3, arbitrary: fc.record({ at, type: fc.constant('idle' as const), durationMs }) },
   )
   return fc.record({
     nodes: fc.constant(shape.nodes),
