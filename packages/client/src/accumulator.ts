@@ -92,6 +92,8 @@ function insertInOrder(list: ProducerBatch[], batch: ProducerBatch): void {
 
 export class RecordAccumulator {
   private readonly partitions = new Map<string, PartitionQueue>()
+  /** The same queues by topic, then partition number: the per-record lookup builds no key. */
+  private readonly byTopic = new Map<string, PartitionQueue[]>()
   private readonly inFlightRequests = new Map<number, number>()
   private nextBatchId = 0
   private drainStart = 0
@@ -115,11 +117,16 @@ export class RecordAccumulator {
   }
 
   partitionQueue(topic: string, partition: number): PartitionQueue {
-    const key = `${topic}\u0000${partition}`
-    let pq = this.partitions.get(key)
+    let queues = this.byTopic.get(topic)
+    if (queues === undefined) {
+      queues = []
+      this.byTopic.set(topic, queues)
+    }
+    let pq = queues[partition]
     if (pq === undefined) {
       pq = new PartitionQueue(topic, partition)
-      this.partitions.set(key, pq)
+      queues[partition] = pq
+      this.partitions.set(`${topic}\u0000${partition}`, pq)
     }
     return pq
   }

@@ -166,7 +166,13 @@ export class ClusterClient {
   }
 
   leaderOf(topic: string, partition: number): number {
-    return this.topics.get(topic)?.partitions.find((p) => p.partition === partition)?.leaderId ?? 0
+    const partitions = this.topics.get(topic)?.partitions
+    if (partitions === undefined) return 0
+    // Metadata lists a topic's partitions in order, so the index is the fast path; the search
+    // stays for an answer that does not.
+    const p = partitions[partition]
+    if (p !== undefined && p.partition === partition) return p.leaderId
+    return partitions.find((x) => x.partition === partition)?.leaderId ?? 0
   }
 
   /** Sends to the controller, following NOT_CONTROLLER and connection failures; bounded. */

@@ -145,8 +145,11 @@ function toBytes(value: Bytes | null | undefined, what: string): Uint8Array | nu
   throw new TypeError(`${what} must be a string, a Uint8Array or null`)
 }
 
+/** Shared by every record without headers: read only, never mutated. */
+const noHeaders: RecordHeader[] = []
+
 function toHeaders(headers: Message['headers']): RecordHeader[] {
-  if (headers === undefined) return []
+  if (headers === undefined) return noHeaders
   const entries = Array.isArray(headers)
     ? headers.map((h) => [h.key, h.value] as const)
     : Object.entries(headers)
@@ -173,27 +176,31 @@ function attempt<T>(fn: () => Promise<T>): Promise<T> {
 /** One send() call: its records, where it stands, and its promise. */
 class SendState implements RecordOwner {
   readonly results: RecordMetadata[] = []
+  /** Set once, by {@link setRecords}, before the send is queued. */
   records: QueuedRecord[] = []
   /** Records appended so far. */
   cursor = 0
   settled = false
-  private pending: number
+  private pending = 0
   readonly promise: Promise<RecordMetadata[]>
   private resolvePromise!: (value: RecordMetadata[]) => void
   private rejectPromise!: (error: Error) => void
 
   constructor(
     readonly topic: string,
-    drafts: Omit<QueuedRecord, 'owner'>[],
     readonly deadlineMs: number,
     private readonly onSettled: (send: SendState) => void,
   ) {
-    this.records = drafts.map((d) => ({ ...d, owner: this }))
-    this.pending = drafts.length
     this.promise = new Promise((resolve, reject) => {
       this.resolvePromise = resolve
       this.rejectPromise = reject
     })
+  }
+
+  /** The records are built with this send as their owner: one object per record, no copy. */
+  setRecords(records: QueuedRecord[]): void {
+    this.records = records
+    this.pending = records.length
   }
 
   get fullyAppended(): boolean {
@@ -227,6 +234,9 @@ export class Producer {
   private appendQueue: SendState[] = []
   private readonly unsettled = new Set<SendState>()
   private blockedOnMemory = false
+  /** The last topic name that passed validation: a producer mostly sends to few topics. */
+  private validTopic: string | null = null
+  private readonly onSettled = (s: SendState) => this.unsettled.delete(s)
 
   private producerIdAndEpoch: ProducerIdAndEpoch | null
   private needsEpochBump = false
@@ -307,11 +317,9 @@ export class Producer {
     try {
       const now = this.clock.now()
       if (this.closed) throw new ProducerClosedError('Cannot send after the producer is closed.')
-      const drafts = this.toRecords(request, now)
-      if (drafts.length === 0) return Promise.resolve([])
-      const send = new SendState(request.topic, drafts, now + this.config.maxBlockMs, (s) =>
-        this.unsettled.delete(s),
-      )
+      const send = new SendState(request.topic, now + this.config.maxBlockMs, this.onSettled)
+      send.setRecords(this.toRecords(request, now, send))
+      if (send.records.length === 0) return Promise.resolve([])
       this.unsettled.add(send)
       this.appendQueue.push(send)
       this.schedulePump()
@@ -371,11 +379,10 @@ export class Producer {
 
   // ---- Records in
 
-  private toRecords({ topic, messages }: SendRequest, now: number): Omit<QueuedRecord, 'owner'>[] {
-    if (typeof topic !== 'string' || !topicPattern.test(topic) || topic === '.' || topic === '..')
-      throw new CairnError('INVALID_TOPIC_EXCEPTION', `Invalid topic name ${JSON.stringify(topic)}`)
+  private toRecords({ topic, messages }: SendRequest, now: number, owner: SendState): QueuedRecord[] {
+    this.checkTopic(topic)
     if (!Array.isArray(messages)) throw new TypeError('send: messages must be an array')
-    return messages.map((m, index) => {
+    return messages.map((m, index): QueuedRecord => {
       const key = toBytes(m.key, 'key')
       const value = toBytes(m.value, 'value')
       const headers = toHeaders(m.headers)
@@ -390,8 +397,15 @@ export class Producer {
         throw new CairnError('INVALID_PARTITION', `Invalid partition given with record: ${partition}`)
       const fixedBytes = recordFixedBytes(key, value, headers)
       this.checkRecordSize(fixedBytes)
-      return { key, value, headers, timestamp, fixedBytes, partition, index }
+      return { key, value, headers, timestamp, fixedBytes, partition, index, owner }
     })
+  }
+
+  private checkTopic(topic: string): void {
+    if (topic === this.validTopic) return
+    if (typeof topic !== 'string' || !topicPattern.test(topic) || topic === '.' || topic === '..')
+      throw new CairnError('INVALID_TOPIC_EXCEPTION', `Invalid topic name ${JSON.stringify(topic)}`)
+    this.validTopic = topic
   }
 
   private checkRecordSize(fixedBytes: number): void {
@@ -413,14 +427,27 @@ export class Producer {
    */
   private appendPending(now: number): void {
     this.blockedOnMemory = false
+    // Metadata changes only between passes (a refresh completes asynchronously), so a topic's
+    // partition count and available partitions are read once per pass, not once per send.
+    const topics = new Map<string, { partitionCount: number | undefined; available?: readonly number[] }>()
     for (const send of this.appendQueue) {
       if (send.settled) continue
-      const partitionCount = this.io.partitionCount(send.topic)
+      let topic = topics.get(send.topic)
+      if (topic === undefined) {
+        topic = { partitionCount: this.io.partitionCount(send.topic) }
+        topics.set(send.topic, topic)
+      }
+      const partitionCount = topic.partitionCount
       if (partitionCount === undefined || partitionCount < 1) {
         this.requestMetadata(send.topic)
         continue
       }
-      if (!this.appendRecords(send, partitionCount, now)) {
+      const t = topic
+      const available = () => {
+        t.available ??= this.availablePartitions(send.topic, partitionCount)
+        return t.available
+      }
+      if (!this.appendRecords(send, partitionCount, available, now)) {
         this.blockedOnMemory = true
         break
       }
@@ -429,12 +456,12 @@ export class Producer {
   }
 
   /** False if buffer.memory ran out before the send's last record. */
-  private appendRecords(send: SendState, partitionCount: number, now: number): boolean {
-    let available: readonly number[] | undefined
-    const availablePartitions = () => {
-      available ??= this.availablePartitions(send.topic, partitionCount)
-      return available
-    }
+  private appendRecords(
+    send: SendState,
+    partitionCount: number,
+    availablePartitions: () => readonly number[],
+    now: number,
+  ): boolean {
     while (!send.fullyAppended && !send.settled) {
       const record = send.records[send.cursor]!
       if (!this.accumulator.hasRoomFor(record.fixedBytes)) return false
@@ -848,12 +875,13 @@ export class Producer {
 
   private succeed(batch: ProducerBatch, baseOffset: number, logAppendTime: number): void {
     this.accumulator.complete(batch, baseOffset)
-    const { topic, partition } = batch
-    batch.records.forEach((r, i) => {
+    const { topic, partition, records } = batch
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!
       const offset = baseOffset >= 0 ? baseOffset + i : -1
       const timestamp = logAppendTime >= 0 ? logAppendTime : r.timestamp
       r.owner.recordDone(r.index, { topic, partition, offset, timestamp })
-    })
+    }
   }
 
   /** Fail a batch for good. With idempotence its sequence range is now a gap: bump the epoch. */

@@ -327,3 +327,24 @@ describe('buffer accounting', () => {
     assert.ok(!acc.hasRoomFor(r.fixedBytes))
   })
 })
+
+describe('partition queues', () => {
+  it('one queue per topic-partition, found again by topic and number; iteration keeps creation order', () => {
+    const acc = accumulator()
+    const a1 = acc.partitionQueue('a', 1)
+    const b1 = acc.partitionQueue('b', 1)
+    const a0 = acc.partitionQueue('a', 0)
+    assert.notEqual(a1, b1)
+    assert.notEqual(a0, a1)
+    assert.equal(acc.partitionQueue('a', 0), a0)
+    assert.equal(acc.partitionQueue('a', 1), a1)
+    assert.equal(acc.partitionQueue('b', 1), b1)
+    assert.deepEqual(
+      [...acc.allPartitions()].map((pq) => `${pq.topic}-${pq.partition}`),
+      ['a-1', 'b-1', 'a-0'],
+    )
+    acc.append('b', 1, record('x'), 0, false)
+    assert.equal(b1.queue.length, 1)
+    assert.equal(a1.queue.length, 0)
+  })
+})

@@ -559,6 +559,47 @@ describe('buffer.memory and max.block.ms', () => {
     )
     assert.deepEqual(await producer.send({ topic: 't', messages: [] }), [])
   })
+
+  it('a topic accepted once does not let a bad name through later', async () => {
+    const { clock, cluster } = setup()
+    const producer = cluster.producer({ 'linger.ms': 0 })
+    const ok = outcome(producer.send({ topic: 't', messages: [{ value: 'a' }] }))
+    await assert.rejects(
+      producer.send({ topic: 't!', messages: [{ value: 'b' }] }),
+      /Invalid topic name "t!"/,
+    )
+    await assert.rejects(producer.send({ topic: '..', messages: [{ value: 'c' }] }), /Invalid topic name/)
+    await clock.advance(1)
+    assert.equal(ok.value?.[0]?.offset, 0)
+    assert.deepEqual(values(cluster), ['a'])
+  })
+})
+
+describe('many sends in one pass', () => {
+  it('keyless records of many sends, to two topics, go only to partitions with a leader', async () => {
+    const clock = new VirtualClock()
+    const cluster = new FakeCluster(clock)
+    cluster.createTopic('t', 4)
+    cluster.createTopic('u', 3)
+    // Partitions 1 and 3 of t have no leader in the metadata the producer sees.
+    cluster.leaders.set('t', [1, undefined as unknown as number, 3, undefined as unknown as number])
+    await cluster.io.refreshMetadata(['t'])
+    const producer = cluster.producer({ 'linger.ms': 0, 'batch.size': 200 })
+    const sends = []
+    for (let k = 0; k < 60; k++)
+      sends.push(outcome(producer.send({ topic: k % 2 === 0 ? 't' : 'u', messages: [{ value: `v${k}` }] })))
+    await clock.advance(1)
+    assert.ok(sends.every((s) => s.done && s.value !== undefined))
+    for (const s of sends.filter((_, k) => k % 2 === 0)) assert.ok([0, 2].includes(s.value![0]!.partition))
+    const inT = [0, 1, 2, 3].reduce((n, p) => n + values(cluster, p).length, 0)
+    assert.equal(inT, 30)
+    assert.deepEqual(
+      [1, 3].map((p) => values(cluster, p).length),
+      [0, 0],
+    )
+    const inU = [0, 1, 2].reduce((n, p) => n + cluster.log('u', p).length, 0)
+    assert.equal(inU, 30)
+  })
 })
 
 describe('close', () => {
