@@ -4,21 +4,24 @@
  * ticks, proposals, loads) marks groups dirty; one turn then takes each dirty group's Ready,
  * hands all outgoing messages to the transport (one frame per peer), and makes every group's
  * writes durable with ONE flush of the store (one LevelDB batch, one fsync). When the flush lands,
- * each group advances, applies what is committed, and proposals waiting for their commit are
- * answered (acks=all).
+ * each group advances. Committed entries are applied, and proposals waiting for their commit
+ * answered (acks=all), in order after the applies before them — without waiting for this turn's
+ * flush, since a quorum already holds them durable; only a membership change waits for it, so
+ * that a restarted node never knows an older commit index than the last membership it applied.
  */
-import type {
-  Entry,
-  GroupId,
-  Membership,
-  MembershipChange,
-  NodeId,
-  RaftMessage,
-  RaftOptions,
-  Ready,
-  SyncMarker,
+import {
+  type Entry,
+  EntryKind,
+  type GroupId,
+  type Membership,
+  type MembershipChange,
+  type NodeId,
+  type RaftMessage,
+  RaftNode,
+  type RaftOptions,
+  type Ready,
+  type SyncMarker,
 } from '@cairn/raft'
-import { RaftNode } from '@cairn/raft'
 import type { GroupLog, GroupOptions, LevelLogStore } from '@cairn/storage'
 import type { Transport } from '@cairn/transport'
 
@@ -97,6 +100,10 @@ export class RaftHost {
   private ticker: NodeJS.Timeout | null = null
   /** Applies run after the flush that made their writes durable, in turn order. */
   private applyChain: Promise<void> = Promise.resolve()
+  /** Advances run after the flush that made their writes durable, in turn order. */
+  private syncChain: Promise<void> = Promise.resolve()
+  /** The last flush started: it makes durable everything written before it. */
+  private lastFlush: Promise<void> = Promise.resolve()
   private failed: Error | null = null
   private readonly handlers: CommittedHandler[] = []
   private readonly counters = { turns: 0, flushes: 0, messagesOut: 0 }
@@ -239,7 +246,7 @@ export class RaftHost {
     this.closed = true
     if (this.ticker) clearInterval(this.ticker)
     for (const unsubscribe of this.unsubscribe) unsubscribe()
-    await this.applyChain.catch(() => undefined)
+    await Promise.all([this.applyChain.catch(() => undefined), this.syncChain.catch(() => undefined)])
     for (const g of this.groups.values()) {
       for (const w of [...g.waiters, ...g.localWaiters]) w.reject(new NotLeaderError(g.id, 0))
       g.waiters = []
@@ -294,16 +301,18 @@ export class RaftHost {
     this.scheduled = false
     if (this.closed || this.failed) return
     const out: RaftMessage[] = []
-    const advances: { g: Hosted; sync: SyncMarker | null; committed: Entry[] }[] = []
-    let mustSync = false
+    const syncs: { g: Hosted; sync: SyncMarker }[] = []
+    const applies: { g: Hosted; committed: Entry[] }[] = []
+    let appliesWait = false
     for (const id of this.dirty) {
       const g = this.groups.get(id)
       const rd = g?.raft.ready()
       if (!g || !rd) continue
       for (const m of rd.messages) out.push(m)
       this.answerWaiters(g, rd, g.appliedIndex)
-      if (rd.sync) mustSync = true
-      if (rd.sync || rd.committed.length > 0) advances.push({ g, sync: rd.sync, committed: rd.committed })
+      if (rd.sync) syncs.push({ g, sync: rd.sync })
+      if (rd.committed.length > 0) applies.push({ g, committed: rd.committed })
+      if (rd.installed !== null || rd.committed.some((e) => e.kind === EntryKind.config)) appliesWait = true
     }
     this.dirty.clear()
     this.counters.turns++
@@ -311,33 +320,51 @@ export class RaftHost {
       this.counters.messagesOut += out.length
       this.options.transport.send(out)
     }
-    if (advances.length === 0) return
-    // One flush for every group of the node (group commit); applies wait for the writes they follow.
-    const flushed = mustSync ? this.flush() : Promise.resolve()
-    this.applyChain = this.applyChain
-      .then(() => flushed)
-      .then(() => this.afterFlush(advances))
-      .catch((err: unknown) => this.fail(err))
+    // One flush for every group of the node (group commit); advances wait for the writes they follow.
+    const flushed = syncs.length > 0 ? this.flush() : this.lastFlush
+    if (syncs.length > 0) {
+      this.syncChain = this.syncChain
+        .then(() => flushed)
+        .then(() => this.advanceAll(syncs))
+        .catch((err: unknown) => this.fail(err))
+    }
+    // Applies run in order after the applies before them. Committed entries are durable on a
+    // quorum, so they need not wait for this node's flush — except a membership change (or a
+    // restored log start): its commit index must be durable here first, or a restart could
+    // campaign under an older membership than the one this node applied.
+    if (applies.length > 0) {
+      this.applyChain = this.applyChain
+        .then(() => (appliesWait ? flushed : undefined))
+        .then(() => this.applyAll(applies))
+        .catch((err: unknown) => this.fail(err))
+    }
   }
 
   private flush(): Promise<void> {
     this.counters.flushes++
-    return this.options.store.flush()
+    this.lastFlush = this.options.store.flush()
+    return this.lastFlush
   }
 
-  private afterFlush(advances: { g: Hosted; sync: SyncMarker | null; committed: Entry[] }[]): void {
+  private advanceAll(syncs: { g: Hosted; sync: SyncMarker }[]): void {
     if (this.closed) return
-    for (const { g, sync, committed } of advances) {
-      if (sync) {
-        g.raft.advance(sync)
-        this.answerLocalWaiters(g, sync)
-      }
-      if (committed.length > 0) {
-        for (const h of this.handlers) h(g.id, committed)
-        g.appliedIndex = committed[committed.length - 1]!.index
-        const r = g.raft
-        this.answerWaiters(g, { role: r.role, term: r.term, leaderId: r.leaderId }, g.appliedIndex)
-      }
+    for (const { g, sync } of syncs) {
+      if (this.groups.get(g.id) !== g) continue
+      g.raft.advance(sync)
+      this.answerLocalWaiters(g, sync)
+      this.dirty.add(g.id)
+    }
+    this.schedule()
+  }
+
+  private applyAll(applies: { g: Hosted; committed: Entry[] }[]): void {
+    if (this.closed) return
+    for (const { g, committed } of applies) {
+      if (this.groups.get(g.id) !== g) continue
+      for (const h of this.handlers) h(g.id, committed)
+      g.appliedIndex = committed[committed.length - 1]!.index
+      const r = g.raft
+      this.answerWaiters(g, { role: r.role, term: r.term, leaderId: r.leaderId }, g.appliedIndex)
       this.dirty.add(g.id)
     }
     this.schedule()

@@ -8,6 +8,7 @@ export const DEFECT_NAMES = [
   'vote-before-persist',
   'ack-before-fsync',
   'ignore-peer-down',
+  'apply-config-early',
 ] as const
 export type DefectName = (typeof DEFECT_NAMES)[number]
 

@@ -38,7 +38,13 @@ describe('simulation', () => {
     assert.equal(r.status, 0)
   })
 
-  for (const bug of ['commit-old-term', 'vote-before-persist', 'ack-before-fsync', 'ignore-peer-down']) {
+  for (const bug of [
+    'commit-old-term',
+    'vote-before-persist',
+    'ack-before-fsync',
+    'ignore-peer-down',
+    'apply-config-early',
+  ]) {
     it(`catches the ${bug} defect within 2,000 seeds`, () => {
       const r = sim(['--seeds', '2000', '--bug', bug, '--no-shrink'])
       assert.ok(r.violations >= 1, `no violation found with --bug ${bug}`)

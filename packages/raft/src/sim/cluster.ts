@@ -4,6 +4,7 @@
  * invariants are checked after every event; a violation stops the run.
  */
 import type { Ready, SyncMarker } from '../core.js'
+import { hasDefect } from '../defects.js'
 import { MemoryStorage } from '../memory-storage.js'
 import { RaftNode } from '../node.js'
 import { type Entry, EntryKind, type LogWrite, type NodeId, type RaftMessage } from '../types.js'
@@ -105,6 +106,8 @@ interface SimNode {
   applyQueue: Map<number, ApplyItem[]>
   applied: Map<number, number>
   lastCommit: Map<number, number>
+  /** The last membership change (or log start) each group applied: its commit must survive a crash. */
+  appliedConfig: Map<number, number>
   /** Node-level liveness, as a broker's transport keeps it: when each peer was last heard (virtual time). */
   lastHeard: Map<NodeId, number>
   /** The incarnation each peer last pinged with: a new one means it restarted. */
@@ -282,6 +285,7 @@ export class Simulation {
       applyQueue: new Map(),
       applied: new Map(),
       lastCommit: new Map(),
+      appliedConfig: new Map(),
       lastHeard: new Map(),
       peerIncarnation: new Map(),
       reportedDown: new Set(),
@@ -322,12 +326,15 @@ export class Simulation {
         quiesce: true,
       })
       node.rafts.set(g, raft)
-      const before = node.applied.get(g) ?? 0
+      // Normal entries may be applied before this node's commit index is durable (they are
+      // durable on a quorum), so a restart may know an older commit than it applied — but never
+      // older than a membership change or log start it applied.
+      const before = node.appliedConfig.get(g) ?? 0
       const restored = raft.status()
       if (restored.commit < before) {
         this.violate(
           'commit-monotonic',
-          `n${node.id} g${g} restarted with commit ${restored.commit} < applied ${before}`,
+          `n${node.id} g${g} restarted with commit ${restored.commit} < the membership it applied at ${before}`,
         )
       }
       node.applied.set(g, storage.logStart().index)
@@ -458,11 +465,17 @@ export class Simulation {
     for (const m of rd.messages) this.send(m)
     if (rd.sync) node.markers.set(g, rd.sync)
     if (rd.committed.length > 0 || rd.installed) {
+      // As the broker's driver: committed entries are applied after the group's earlier applies,
+      // without waiting for this node's sync (a quorum holds them durable) — except a membership
+      // change or a restored log start, which waits for every write so far.
+      const queue = node.applyQueue.get(g)!
+      const waits =
+        !hasDefect('apply-config-early') &&
+        (rd.installed !== null || rd.committed.some((e) => e.kind === EntryKind.config))
       const anyPending = [...node.storages.values()].some((s) => s.hasPending())
-      const epoch = anyPending ? node.epoch : (node.syncing?.epoch ?? 0)
-      node.applyQueue
-        .get(g)!
-        .push({ epoch, entries: rd.committed, installedIndex: rd.installed?.index ?? -1 })
+      const durable = anyPending ? node.epoch : (node.syncing?.epoch ?? 0)
+      const epoch = waits ? durable : (queue[queue.length - 1]?.epoch ?? 0)
+      queue.push({ epoch, entries: rd.committed, installedIndex: rd.installed?.index ?? -1 })
     }
   }
 
@@ -513,7 +526,10 @@ export class Simulation {
 
   private apply(node: SimNode, g: number, item: ApplyItem): void {
     const check = this.groups.get(g)!
-    if (item.installedIndex >= 0) node.applied.set(g, item.installedIndex)
+    if (item.installedIndex >= 0) {
+      node.applied.set(g, item.installedIndex)
+      node.appliedConfig.set(g, item.installedIndex)
+    }
     for (const e of item.entries) {
       const applied = node.applied.get(g)!
       if (e.index !== applied + 1) {
@@ -536,6 +552,7 @@ export class Simulation {
         return
       }
       node.applied.set(g, e.index)
+      if (e.kind === EntryKind.config) node.appliedConfig.set(g, e.index)
     }
   }
 
