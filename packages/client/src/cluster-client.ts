@@ -242,11 +242,17 @@ export function mergeMetadata(answers: MetadataResponse[]): MetadataResponse {
       for (const p of t.partitions) {
         const k = known.partitions.findIndex((x) => x.partition === p.partition)
         if (k < 0) known.partitions.push({ ...p })
-        // The node that leads a partition is the authority on it; otherwise the newest term wins.
-        // Replaced whole: a field one answer has (addingReplicas) must not outlive it.
+        // The node that leads a partition is the authority on it, and of two that both claim to
+        // (one handing off or cut off, the other just elected) the newer epoch; otherwise the
+        // newest term wins. Replaced whole: a field one answer has (addingReplicas) must not outlive it.
         else {
           const old = known.partitions[k]!
-          if (p.isr.length > 0 || (old.isr.length === 0 && p.leaderEpoch > old.leaderEpoch))
+          const leads = p.isr.length > 0
+          const oldLeads = old.isr.length > 0
+          if (
+            (leads && (!oldLeads || p.leaderEpoch > old.leaderEpoch)) ||
+            (!oldLeads && p.leaderEpoch > old.leaderEpoch)
+          )
             known.partitions[k] = { ...p }
         }
       }

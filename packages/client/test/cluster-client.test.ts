@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { MetadataResponse, PartitionMetadata } from '@cairn/protocol'
-import { ClusterClient, type Connection } from '../src/index.js'
+import { ClusterClient, type Connection, mergeMetadata } from '../src/index.js'
 
 function partition(p: number, leaderId: number): PartitionMetadata {
   return {
@@ -48,5 +48,49 @@ describe('leaderOf', () => {
       [0, 2, 0],
     )
     assert.equal(client.leaderOf('unknown', 0), 0)
+  })
+})
+
+describe('mergeMetadata', () => {
+  const answer = (leaderId: number, leaderEpoch: number, leads: boolean): MetadataResponse =>
+    ({
+      clusterId: 'c',
+      controllerId: 1,
+      brokers: [{ nodeId: leaderId, host: `n${leaderId}`, port: 1 }],
+      topics: [
+        {
+          name: 't',
+          error: null,
+          partitions: [{ ...partition(0, leaderId), leaderEpoch, isr: leads ? [1, 2, 3] : [] }],
+        },
+      ],
+    }) as MetadataResponse
+
+  it('of two nodes that both claim to lead (a hand-off under way), believes the newer epoch, in any order', () => {
+    const old = answer(1, 4, true)
+    const elected = answer(2, 5, true)
+    for (const answers of [
+      [old, elected],
+      [elected, old],
+    ]) {
+      const merged = mergeMetadata(answers)
+      assert.equal(merged.topics[0]!.partitions[0]!.leaderId, 2)
+      assert.equal(merged.topics[0]!.partitions[0]!.leaderEpoch, 5)
+    }
+  })
+
+  it("believes the leader's own claim over a follower's newer-looking report, and a newer report over an older one", () => {
+    assert.equal(
+      mergeMetadata([answer(3, 9, false), answer(2, 5, true)]).topics[0]!.partitions[0]!.leaderId,
+      2,
+    )
+    assert.equal(
+      mergeMetadata([answer(2, 5, true), answer(3, 9, false)]).topics[0]!.partitions[0]!.leaderId,
+      2,
+    )
+    assert.equal(
+      mergeMetadata([answer(3, 4, false), answer(1, 6, false)]).topics[0]!.partitions[0]!.leaderId,
+      1,
+    )
   })
 })
