@@ -8,6 +8,7 @@ import {
   encodeRequest,
 } from '@cairn/protocol'
 import WebSocket from 'ws'
+import { CairnNode, type NodeOptions, type PeerAddress } from '../src/index.js'
 
 /** A port on 127.0.0.1 that was free a moment ago. */
 export async function freePort(): Promise<number> {
@@ -17,6 +18,26 @@ export async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve))
   if (typeof address !== 'object' || !address) throw new Error('no port')
   return address.port
+}
+
+/**
+ * Starts nodes `ids` in this process on free ports, data under `dir`, and waits until every one
+ * knows every other and a controller leads. `options` are given to every node.
+ */
+export async function startNodes(
+  dir: string,
+  ids: number[],
+  options: Partial<Omit<NodeOptions, 'nodeId' | 'dataDir' | 'peers'>> & { secret: string },
+): Promise<{ peers: Map<number, PeerAddress>; nodes: CairnNode[] }> {
+  const peers = new Map<number, PeerAddress>()
+  for (const id of ids)
+    peers.set(id, { host: '127.0.0.1', port: await freePort(), raftPort: await freePort() })
+  const nodes: CairnNode[] = []
+  for (const id of ids)
+    nodes.push(await CairnNode.start({ ...options, nodeId: id, dataDir: `${dir}/node-${id}`, peers }))
+  await waitFor('registration', () => nodes.every((n) => n.metadata.brokers.size === ids.length))
+  await waitFor('a controller', () => nodes.some((n) => n.isController()))
+  return { peers, nodes }
 }
 
 /** Polls `probe` until it gives a value (not undefined, not false), failing after `timeoutMs`. */

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { encodeRecordBatch } from '@cairn/protocol'
-import { CairnNode, type PeerAddress } from '../src/index.js'
-import { freePort, waitFor } from './helpers.js'
+import type { CairnNode } from '../src/index.js'
+import { startNodes, waitFor } from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'cairn-leadership-'))
 const nodes: CairnNode[] = []
@@ -29,23 +29,13 @@ const batch = (v: string) =>
 
 describe('leadership', () => {
   it('restores preferred leaders, hands off on a clean stop, and reports in /metrics', async (t) => {
-    const peers = new Map<number, PeerAddress>()
-    for (const id of [1, 2, 3])
-      peers.set(id, { host: '127.0.0.1', port: await freePort(), raftPort: await freePort() })
-    for (const id of [1, 2, 3]) {
-      nodes.push(
-        await CairnNode.start({
-          nodeId: id,
-          dataDir: join(dir, `node-${id}`),
-          peers,
-          secret: 'leadership-secret-0123456789',
-          tickMs: 20,
-          leaderBalanceIntervalMs: 200,
-        }),
-      )
-    }
-    await waitFor('registration', () => nodes.every((n) => n.metadata.brokers.size === 3))
-    await waitFor('a controller', () => nodes.some((n) => n.isController()))
+    const started = await startNodes(dir, [1, 2, 3], {
+      secret: 'leadership-secret-0123456789',
+      tickMs: 20,
+      leaderBalanceIntervalMs: 200,
+    })
+    const peers = started.peers
+    nodes.push(...started.nodes)
     await nodes
       .find((n) => n.isController())!
       .command({

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { encodeRecordBatch } from '@cairn/protocol'
-import { CairnNode, type PeerAddress } from '../src/index.js'
-import { freePort, waitFor } from './helpers.js'
+import type { CairnNode } from '../src/index.js'
+import { startNodes, waitFor } from './helpers.js'
 
 const PARTITIONS = 24
 const TICK_MS = 20
@@ -39,22 +39,11 @@ const framesSent = (among = nodes) =>
 
 describe('quiescence', () => {
   it('idle partitions send nothing, wake on a write, and fail over without ticking', async (t) => {
-    const peers = new Map<number, PeerAddress>()
-    for (const id of [1, 2, 3])
-      peers.set(id, { host: '127.0.0.1', port: await freePort(), raftPort: await freePort() })
-    for (const id of [1, 2, 3]) {
-      nodes.push(
-        await CairnNode.start({
-          nodeId: id,
-          dataDir: join(dir, `node-${id}`),
-          peers,
-          secret: 'quiescence-secret-0123456789',
-          tickMs: TICK_MS,
-        }),
-      )
-    }
-    await waitFor('registration', () => nodes.every((n) => n.metadata.brokers.size === 3))
-    await waitFor('a controller', () => nodes.some((n) => n.isController()))
+    const started = await startNodes(dir, [1, 2, 3], {
+      secret: 'quiescence-secret-0123456789',
+      tickMs: TICK_MS,
+    })
+    nodes.push(...started.nodes)
     await nodes
       .find((n) => n.isController())!
       .command({
