@@ -278,9 +278,9 @@ export class RaftHost {
   }
 
   /**
-   * Node-level liveness from the transport: every group hears that `peer` is unreachable. Quiesced
-   * groups wake; followers of a leader there campaign within a few ticks instead of waiting out
-   * an election timeout.
+   * Node-level liveness from the transport: every group hears that `peer` is unreachable. Leaders
+   * with it as a member wake, and followers of it campaign within a few ticks instead of waiting
+   * out an election timeout.
    */
   private peerDown(peer: NodeId): void {
     for (const g of this.groups.values()) {

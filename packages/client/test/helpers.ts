@@ -5,8 +5,16 @@
  * answered with their original offsets, gaps with OUT_OF_ORDER_SEQUENCE_NUMBER) — with hooks to
  * inject faults.
  */
-import { decodeRecords, ErrorCode, readBatchHeader } from '@cairn/protocol'
 import {
+  type BatchHeader,
+  type DecodedBatch,
+  decodeRecords,
+  ErrorCode,
+  readBatchHeader,
+  type Result,
+} from '@cairn/protocol'
+import {
+  type Clock,
   incrementSequence,
   type ProduceBatch,
   type ProduceBatchResult,
@@ -16,7 +24,6 @@ import {
   type ProducerIdAndEpoch,
   type ProducerIo,
   seededRandom,
-  type VirtualClock,
 } from '../src/index.js'
 
 /** One seed per run for every random choice. CAIRN_SEED=n replays a failure. */
@@ -95,8 +102,16 @@ export class FakeCluster {
    * Cairn's broker do (state may have been removed by retention). Off: a new producer must start at 0.
    */
   acceptAnySequenceFromUnknownProducer = false
+  /**
+   * Keep what a test inspects: every call and every record's key and value. Off (benchmarks), the
+   * broker still checks batch headers and sequences and assigns offsets, but keeps no bytes.
+   */
+  recording = true
+  /** Per topic-partition: the offset the next record gets. */
+  private readonly logEndOffsets = new Map<string, number>()
 
-  constructor(readonly clock: VirtualClock) {}
+  /** Only now() and setTimer() are used: a VirtualClock in tests, the system clock in benchmarks. */
+  constructor(readonly clock: Clock) {}
 
   createTopic(topic: string, partitions: number, leaderOf: (p: number) => number = (p) => (p % 3) + 1): void {
     const leaders = Array.from({ length: partitions }, (_, p) => leaderOf(p))
@@ -140,7 +155,7 @@ export class FakeCluster {
     options: ProduceOptions,
   ): Promise<ProduceBatchResult[]> {
     const call: ProduceCall = { nodeId, batches, options, atMs: this.clock.now(), n: this.calls.length }
-    this.calls.push(call)
+    if (this.recording) this.calls.push(call)
     const fault = this.requestFault(call)
     return new Promise((resolve, reject) => {
       if (!this.answering) return
@@ -162,7 +177,9 @@ export class FakeCluster {
     if (leaders[batch.partition] !== call.nodeId) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER.code }
     const fault = this.batchFault(call, batch, index)
     if (fault !== undefined) return fault
-    const decoded = decodeRecords(batch.bytes)
+    const decoded = this.recording
+      ? decodeRecords(batch.bytes)
+      : wrapHeader(readBatchHeader(batch.bytes))
     if (!decoded.ok) return { errorCode: ErrorCode.CORRUPT_MESSAGE.code, errorMessage: decoded.reason }
     const { header, records } = decoded.value
     if (header.recordCount !== batch.recordCount || header.baseSequence !== batch.baseSequence)
@@ -171,21 +188,17 @@ export class FakeCluster {
         errorMessage: 'batch fields disagree with the header',
       }
     const tp = `${batch.topic}-${batch.partition}`
-    const log = this.logs.get(tp)!
     const logStartOffset = this.logStartOffsets.get(tp) ?? 0
+    const count = header.recordCount
     if (header.producerId >= 0n) {
-      const checked = this.checkSequence(
-        tp,
-        header.producerId,
-        header.producerEpoch,
-        header.baseSequence,
-        records.length,
-      )
+      const checked = this.checkSequence(tp, header.producerId, header.producerEpoch, header.baseSequence, count)
       if (checked.errorCode !== 0) return { ...checked, logStartOffset }
       if (checked.duplicateOf !== undefined)
         return { errorCode: 0, baseOffset: checked.duplicateOf, logStartOffset }
     }
-    const baseOffset = log.length
+    const baseOffset = this.logEndOffsets.get(tp) ?? 0
+    this.logEndOffsets.set(tp, baseOffset + count)
+    const log = this.logs.get(tp)!
     for (const [i, r] of records.entries())
       log.push({
         offset: baseOffset + i,
@@ -193,8 +206,7 @@ export class FakeCluster {
         value: r.value === null ? null : utf8.decode(r.value),
         timestamp: r.timestamp,
       })
-    if (header.producerId >= 0n)
-      this.remember(tp, header.producerId, header.baseSequence, records.length, baseOffset)
+    if (header.producerId >= 0n) this.remember(tp, header.producerId, header.baseSequence, count, baseOffset)
     return { errorCode: 0, baseOffset, logStartOffset }
   }
 
@@ -266,6 +278,11 @@ export class FakeCluster {
       }),
     )
   }
+}
+
+/** A batch header as a decoded batch without records: what the broker reads when not recording. */
+function wrapHeader(read: Result<BatchHeader>): Result<DecodedBatch> {
+  return read.ok ? { ok: true, value: { header: read.value, records: [] } } : read
 }
 
 /** A settled promise's outcome, without an unhandled rejection in between. */

@@ -849,9 +849,10 @@ export function wake(c: RaftContext): void {
 
 /**
  * The driver can no longer reach node `peer` (its connection closed, it stopped answering pings,
- * or it restarted). Wakes the group. A follower of `peer` forgets it, so it neither waits out a
- * full election timeout nor refuses other campaigns as "in lease", and campaigns within a few
- * ticks (randomised, so the survivors rarely campaign at once).
+ * or it restarted). A leader wakes if `peer` is a member; a replica that follows `peer` (or knows
+ * no leader) wakes, forgets it, so it neither waits out a full election timeout nor refuses other
+ * campaigns as "in lease", and campaigns within a few ticks (randomised, so the survivors rarely
+ * campaign at once). Other groups sleep on: nothing they wait for is gone.
  */
 export function peerDown(c: RaftContext, peer: NodeId): void {
   if (peer === c.id || hasDefect('ignore-peer-down')) return
@@ -861,6 +862,7 @@ export function peerDown(c: RaftContext, peer: NodeId): void {
     c.progress.get(peer)!.recentActive = false
     return
   }
+  if (c.leaderId !== peer && c.leaderId !== NONE) return
   wake(c)
   if (c.leaderId !== peer) return
   c.leaderId = NONE
