@@ -141,4 +141,28 @@ describe('RaftHost', () => {
       for (const n of nodes) await stopNode(n)
     }
   })
+
+  it('holds a proposal that arrives during a hand-off, then refuses it naming the new leader', async () => {
+    const nodes = await Promise.all(ids.map(startNode))
+    try {
+      const g = 0
+      const old = await waitFor('a leader', () => leaderOf(nodes, g))
+      await produce(nodes, g, ['before'])
+      const to = ids.find((id) => id !== old.id)!
+      assert.ok(old.host.transferLeadership(g, to))
+      // Proposed while the hand-off is under way: not refused at once with "leader unknown".
+      const during = old.host.propose(g, [new TextEncoder().encode('during')])
+      const outcome = await during.then(
+        () => 'committed',
+        (e: unknown) => e,
+      )
+      if (outcome !== 'committed') {
+        assert.ok(outcome instanceof NotLeaderError, String(outcome))
+        assert.equal(outcome.leaderId, to, 'the refusal names the node that now leads')
+      }
+      assert.equal(leaderOf(nodes, g)?.id, to)
+    } finally {
+      for (const n of nodes) await stopNode(n)
+    }
+  })
 })

@@ -10,7 +10,7 @@
  * quiet leader's long poll holds up no other), and, for e2e, read the record's intended send time
  * from its first 8 bytes.
  */
-import type { Cairn, ConsumedRecord, Producer } from '@cairn/client'
+import type { Cairn, ConsumedRecord, Producer, RecordMetadata, SendRequest } from '@cairn/client'
 import type { Histogram } from 'hdr-histogram-js'
 import { latencyHistogram, recordMs } from './bench-report.js'
 
@@ -46,6 +46,8 @@ interface ProducerState {
   inFlight: number
   scheduled: boolean
   timer: NodeJS.Timeout | null
+  /** The rejection handler of every send of this producer: made once, not per record. */
+  readonly onFailed: (err: unknown) => void
 }
 
 /** A payload of `size` bytes from a seeded generator: incompressible, the same on every run. */
@@ -75,6 +77,11 @@ export class LoadGenerator {
   private readonly payload: Uint8Array
   /** Milliseconds between records of the whole run; 0 at max rate. */
   private readonly intervalMs: number
+  /**
+   * The one request every send makes when records carry nothing of their own (no timestamp, no
+   * chosen partition): the producer reads a request before send() returns, so it can be reused.
+   */
+  private readonly sharedRequest: SendRequest | null
   private nextPartition = 0
   private stopped = false
   private finish: (() => void) | null = null
@@ -89,16 +96,24 @@ export class LoadGenerator {
     const n = producers.length
     const share = (k: number) =>
       Number.isFinite(o.records) ? Math.floor(o.records / n) + (k < o.records % n ? 1 : 0) : o.records
-    this.states = producers.map((producer, index) => ({
-      index,
-      producer,
-      quota: share(index),
-      sent: 0,
-      inFlight: 0,
-      scheduled: false,
-      timer: null,
-    }))
+    this.states = producers.map((producer, index) => {
+      const s: ProducerState = {
+        index,
+        producer,
+        quota: share(index),
+        sent: 0,
+        inFlight: 0,
+        scheduled: false,
+        timer: null,
+        onFailed: (err) => this.onFailed(s, err),
+      }
+      return s
+    })
     this.payload = payload(o.recordSizeBytes)
+    this.sharedRequest =
+      o.timestampInValue || o.roundRobinPartitions !== undefined
+        ? null
+        : { topic: o.topic, messages: [{ value: this.payload }] }
     this.intervalMs = o.ratePerS > 0 ? 1000 / o.ratePerS : 0
   }
 
@@ -143,17 +158,21 @@ export class LoadGenerator {
     if (this.stopped) return
     const now = performance.now()
     const producers = this.states.length
+    // At max rate every record of this turn is intended now: one acknowledgement handler for all.
+    const onAckedNow = this.intervalMs > 0 ? null : (metadata: RecordMetadata[]) => this.onAcked(s, now, metadata)
     for (let budget = SENDS_PER_TURN_MAX; budget > 0; budget--) {
       if (s.sent >= s.quota || s.inFlight >= this.o.inFlightMax) return
-      let intendedMs = now
-      if (this.intervalMs > 0) {
-        intendedMs = this.startedMs + (s.sent * producers + s.index) * this.intervalMs
-        if (intendedMs > now) {
-          s.timer = setTimeout(() => this.pump(s), Math.ceil(intendedMs - now))
-          return
-        }
+      if (onAckedNow !== null) {
+        this.sendOne(s, now, onAckedNow)
+        continue
       }
-      this.sendOne(s, intendedMs, now)
+      const intendedMs = this.startedMs + (s.sent * producers + s.index) * this.intervalMs
+      if (intendedMs > now) {
+        s.timer = setTimeout(() => this.pump(s), Math.ceil(intendedMs - now))
+        return
+      }
+      recordMs(this.sendDelay, now - intendedMs)
+      this.sendOne(s, intendedMs, (metadata) => this.onAcked(s, intendedMs, metadata))
     }
     this.schedule(s)
   }
@@ -165,31 +184,37 @@ export class LoadGenerator {
     return value
   }
 
-  private sendOne(s: ProducerState, intendedMs: number, now: number): void {
-    recordMs(this.sendDelay, now - intendedMs)
+  private sendOne(s: ProducerState, intendedMs: number, onAcked: (metadata: RecordMetadata[]) => void): void {
+    s.sent++
+    s.inFlight++
+    s.producer.send(this.requestFor(intendedMs)).then(onAcked, s.onFailed)
+  }
+
+  private requestFor(intendedMs: number): SendRequest {
+    if (this.sharedRequest !== null) return this.sharedRequest
     const value = this.valueFor(intendedMs)
     const rr = this.o.roundRobinPartitions
     const message = rr === undefined ? { value } : { value, partition: this.nextPartition++ % rr }
-    s.sent++
-    s.inFlight++
-    s.producer.send({ topic: this.o.topic, messages: [message] }).then(
-      ([meta]) => {
-        const now = performance.now()
-        s.inFlight--
-        this.acked++
-        this.bytesAcked += value.length
-        this.lastAckMs = now
-        recordMs(this.publish, now - intendedMs)
-        this.o.onAck?.(meta!.partition, intendedMs, now)
-        this.afterOutcome(s)
-      },
-      (err: unknown) => {
-        s.inFlight--
-        this.failed++
-        this.firstError ??= err instanceof Error ? err.message : String(err)
-        this.afterOutcome(s)
-      },
-    )
+    return { topic: this.o.topic, messages: [message] }
+  }
+
+  private onAcked(s: ProducerState, intendedMs: number, metadata: RecordMetadata[]): void {
+    const now = performance.now()
+    s.inFlight--
+    this.acked++
+    // Every record of a run has the same size, with or without its timestamp.
+    this.bytesAcked += this.o.recordSizeBytes
+    this.lastAckMs = now
+    recordMs(this.publish, now - intendedMs)
+    this.o.onAck?.(metadata[0]!.partition, intendedMs, now)
+    this.afterOutcome(s)
+  }
+
+  private onFailed(s: ProducerState, err: unknown): void {
+    s.inFlight--
+    this.failed++
+    this.firstError ??= err instanceof Error ? err.message : String(err)
+    this.afterOutcome(s)
   }
 
   private afterOutcome(s: ProducerState): void {

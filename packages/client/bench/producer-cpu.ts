@@ -9,22 +9,26 @@
  * records/s: the machine may be shared. The fake broker's own work (batch header check, sequence
  * state, one timer per request) is included and small.
  *
- *   node --import tsx bench/producer-cpu.ts [--load cli|bare] [--records 500000] [--runs 3]
+ *   node --import tsx bench/producer-cpu.ts [--code dist|src] [--load cli|bare] [--records 500000] [--runs 3]
  *     [--warmup 200000] [--latency-ms 20] [--partitions 16] [--record-size 100] [--in-flight 100000]
  *
+ * --code dist (default) runs the built code, as `cairn bench` does: build first (tsc in packages/client
+ * and packages/cli); --code src runs the sources under tsx, which cost more (see below).
  * --load cli (default) drives the producer with `cairn bench`'s own LoadGenerator
  * (packages/cli/src/bench-load.ts: histograms and all); --load bare with a minimal loop, for the
  * producer alone.
  */
 import { type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
-import { LoadGenerator } from '../../cli/src/bench-load.js'
-import { type Producer, type ProducerConfig, systemClock } from '../src/index.js'
+import type * as CliLoad from '../../cli/src/bench-load.js'
+import type * as Client from '../src/index.js'
+import type { Producer, ProducerConfig } from '../src/index.js'
 import { FakeCluster } from '../test/helpers.js'
 
 const { values } = parseArgs({
   options: {
     load: { type: 'string', default: 'cli' },
+    code: { type: 'string', default: 'dist' },
     records: { type: 'string', default: '500000' },
     runs: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '200000' },
@@ -37,6 +41,14 @@ const { values } = parseArgs({
 })
 const load = values.load
 if (load !== 'cli' && load !== 'bare') throw new Error(`--load is cli or bare, not ${load}`)
+const code = values.code
+if (code !== 'dist' && code !== 'src') throw new Error(`--code is dist or src, not ${code}`)
+// tsx compiles with esbuild's keepNames, which wraps every closure in a call that names it, each
+// time it is created: sources run under tsx pay a per-closure cost the built code does not.
+const client: typeof Client =
+  code === 'dist' ? await import('../dist/index.js') : await import('../src/index.js')
+const { LoadGenerator }: typeof CliLoad =
+  code === 'dist' ? await import('../../cli/dist/bench-load.js') : await import('../../cli/src/bench-load.js')
 const records = Number(values.records)
 const runs = Number(values.runs)
 const warmup = Number(values.warmup)
@@ -166,11 +178,14 @@ async function run(producer: Producer, count: number): Promise<Figures> {
   }
 }
 
-const cluster = new FakeCluster(systemClock)
+const cluster = new FakeCluster(client.systemClock)
 cluster.recording = false
 cluster.responseDelayMs = latencyMs
 cluster.createTopic(topic, partitions)
-const producer = cluster.producer(config)
+const producer = new client.Producer(config, cluster.io, {
+  clock: client.systemClock,
+  random: client.seededRandom(1),
+})
 await producer.connect()
 if (warmup > 0) await run(producer, warmup)
 const all: Figures[] = []
@@ -180,7 +195,7 @@ for (let k = 0; k < runs; k++) {
   if (values.json) console.log(JSON.stringify({ load, ...f }))
   else
     console.log(
-      `load=${load} records=${f.records} records/s=${f.recordsPerS} cpu_us/record=${f.cpuUsPerRecord.toFixed(3)} ` +
+      `code=${code} load=${load} records=${f.records} records/s=${f.recordsPerS} cpu_us/record=${f.cpuUsPerRecord.toFixed(3)} ` +
         `gc_pauses=${f.gcMs.toFixed(0)}ms (${(f.gcShare * 100).toFixed(1)}% of cpu time; wall time, so inflated on a busy machine) scavenges=${f.scavenges} mark-sweeps=${f.markSweeps}`,
     )
 }

@@ -173,9 +173,48 @@ function attempt<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * The sends made between two flush() calls, counted rather than kept: flush() waits for its own
+ * generation and, through the previous flush, for every older one.
+ */
+class SendGeneration {
+  /** Sends of this generation not yet resolved or rejected. */
+  unsettled = 0
+  private onAllSettled: (() => void) | null = null
+
+  /** Called once, by the flush() that ends this generation: no send joins it afterwards. */
+  allSettled(): Promise<void> {
+    if (this.unsettled === 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      this.onAllSettled = resolve
+    })
+  }
+
+  sendSettled(): void {
+    if (--this.unsettled > 0 || this.onAllSettled === null) return
+    this.onAllSettled()
+    this.onAllSettled = null
+  }
+}
+
+/**
+ * The resolving functions of the promise {@link SendState}'s constructor just created: one shared
+ * executor instead of a closure (and its context) per send.
+ */
+let capturedResolve: ((value: RecordMetadata[]) => void) | null = null
+let capturedReject: ((error: Error) => void) | null = null
+function captureResolvers(resolve: (value: RecordMetadata[]) => void, reject: (error: Error) => void): void {
+  capturedResolve = resolve
+  capturedReject = reject
+}
+
+/** No records yet: shared, never written (setRecords replaces it). */
+const noResults: RecordMetadata[] = []
+
 /** One send() call: its records, where it stands, and its promise. */
 class SendState implements RecordOwner {
-  readonly results: RecordMetadata[] = []
+  /** Sized by {@link setRecords}; filled in record order by index. */
+  results: RecordMetadata[] = noResults
   /** Set once, by {@link setRecords}, before the send is queued. */
   records: QueuedRecord[] = []
   /** Records appended so far. */
@@ -183,24 +222,26 @@ class SendState implements RecordOwner {
   settled = false
   private pending = 0
   readonly promise: Promise<RecordMetadata[]>
-  private resolvePromise!: (value: RecordMetadata[]) => void
-  private rejectPromise!: (error: Error) => void
+  private readonly resolvePromise: (value: RecordMetadata[]) => void
+  private readonly rejectPromise: (error: Error) => void
 
   constructor(
     readonly topic: string,
     readonly deadlineMs: number,
-    private readonly onSettled: (send: SendState) => void,
+    private readonly generation: SendGeneration,
   ) {
-    this.promise = new Promise((resolve, reject) => {
-      this.resolvePromise = resolve
-      this.rejectPromise = reject
-    })
+    this.promise = new Promise(captureResolvers)
+    this.resolvePromise = capturedResolve!
+    this.rejectPromise = capturedReject!
+    capturedResolve = null
+    capturedReject = null
   }
 
   /** The records are built with this send as their owner: one object per record, no copy. */
   setRecords(records: QueuedRecord[]): void {
     this.records = records
     this.pending = records.length
+    this.results = new Array<RecordMetadata>(records.length)
   }
 
   get fullyAppended(): boolean {
@@ -212,16 +253,25 @@ class SendState implements RecordOwner {
     this.results[index] = metadata
     if (--this.pending > 0) return
     this.settled = true
-    this.onSettled(this)
     this.resolvePromise(this.results)
+    // After the send's own reactions are queued, so a flush() never resolves ahead of them.
+    this.generation.sendSettled()
   }
 
   recordFailed(_index: number, error: Error): void {
     if (this.settled) return
     this.settled = true
-    this.onSettled(this)
     this.rejectPromise(error)
+    this.generation.sendSettled()
   }
+}
+
+/** One topic during one pass of appendPending: what metadata says of it, read at most once. */
+interface TopicInPass {
+  topic: string
+  partitionCount: number | undefined
+  /** Read on the first keyless record. */
+  available: readonly number[] | undefined
 }
 
 export class Producer {
@@ -232,11 +282,13 @@ export class Producer {
   private readonly random: () => number
   /** Sends not yet fully appended, in call order. */
   private appendQueue: SendState[] = []
-  private readonly unsettled = new Set<SendState>()
+  /** The sends since the last flush() (unsettled ones counted there). */
+  private generation = new SendGeneration()
+  /** Resolves once every send made before the last flush() has settled. */
+  private settledBeforeLastFlush: Promise<unknown> = Promise.resolve()
   private blockedOnMemory = false
   /** The last topic name that passed validation: a producer mostly sends to few topics. */
   private validTopic: string | null = null
-  private readonly onSettled = (s: SendState) => this.unsettled.delete(s)
 
   private producerIdAndEpoch: ProducerIdAndEpoch | null
   private needsEpochBump = false
@@ -317,10 +369,10 @@ export class Producer {
     try {
       const now = this.clock.now()
       if (this.closed) throw new ProducerClosedError('Cannot send after the producer is closed.')
-      const send = new SendState(request.topic, now + this.config.maxBlockMs, this.onSettled)
+      const send = new SendState(request.topic, now + this.config.maxBlockMs, this.generation)
       send.setRecords(this.toRecords(request, now, send))
       if (send.records.length === 0) return Promise.resolve([])
-      this.unsettled.add(send)
+      this.generation.unsettled++
       this.appendQueue.push(send)
       this.schedulePump()
       return send.promise
@@ -331,16 +383,17 @@ export class Producer {
 
   /** Send everything buffered now (linger.ms aside) and resolve when every earlier send() has settled. */
   async flush(): Promise<void> {
-    const waiting = [...this.unsettled].map((s) =>
-      s.promise.then(
-        () => undefined,
-        () => undefined,
-      ),
-    )
+    const ended = this.generation
+    this.generation = new SendGeneration()
+    const waiting =
+      ended.unsettled === 0
+        ? this.settledBeforeLastFlush
+        : Promise.all([this.settledBeforeLastFlush, ended.allSettled()])
+    this.settledBeforeLastFlush = waiting
     this.flushing++
     this.schedulePump()
     try {
-      await Promise.all(waiting)
+      await waiting
     } finally {
       this.flushing--
     }
@@ -382,23 +435,29 @@ export class Producer {
   private toRecords({ topic, messages }: SendRequest, now: number, owner: SendState): QueuedRecord[] {
     this.checkTopic(topic)
     if (!Array.isArray(messages)) throw new TypeError('send: messages must be an array')
-    return messages.map((m, index): QueuedRecord => {
-      const key = toBytes(m.key, 'key')
-      const value = toBytes(m.value, 'value')
-      const headers = toHeaders(m.headers)
-      const timestamp = m.timestamp ?? now
-      if (!Number.isSafeInteger(timestamp) || timestamp < 0)
-        throw new CairnError(
-          'INVALID_TIMESTAMP',
-          `Invalid timestamp: ${timestamp}. Timestamp should always be non-negative.`,
-        )
-      const partition = m.partition ?? null
-      if (partition !== null && (!Number.isInteger(partition) || partition < 0))
-        throw new CairnError('INVALID_PARTITION', `Invalid partition given with record: ${partition}`)
-      const fixedBytes = recordFixedBytes(key, value, headers)
-      this.checkRecordSize(fixedBytes)
-      return { key, value, headers, timestamp, fixedBytes, partition, index, owner }
-    })
+    // A loop rather than map(): no closure per send.
+    const records = new Array<QueuedRecord>(messages.length)
+    for (let index = 0; index < messages.length; index++)
+      records[index] = this.toRecord(messages[index]!, index, now, owner)
+    return records
+  }
+
+  private toRecord(m: Message, index: number, now: number, owner: SendState): QueuedRecord {
+    const key = toBytes(m.key, 'key')
+    const value = toBytes(m.value, 'value')
+    const headers = toHeaders(m.headers)
+    const timestamp = m.timestamp ?? now
+    if (!Number.isSafeInteger(timestamp) || timestamp < 0)
+      throw new CairnError(
+        'INVALID_TIMESTAMP',
+        `Invalid timestamp: ${timestamp}. Timestamp should always be non-negative.`,
+      )
+    const partition = m.partition ?? null
+    if (partition !== null && (!Number.isInteger(partition) || partition < 0))
+      throw new CairnError('INVALID_PARTITION', `Invalid partition given with record: ${partition}`)
+    const fixedBytes = recordFixedBytes(key, value, headers)
+    this.checkRecordSize(fixedBytes)
+    return { key, value, headers, timestamp, fixedBytes, partition, index, owner }
   }
 
   private checkTopic(topic: string): void {
@@ -429,12 +488,12 @@ export class Producer {
     this.blockedOnMemory = false
     // Metadata changes only between passes (a refresh completes asynchronously), so a topic's
     // partition count and available partitions are read once per pass, not once per send.
-    const topics = new Map<string, { partitionCount: number | undefined; available?: readonly number[] }>()
+    const topics = new Map<string, TopicInPass>()
     for (const send of this.appendQueue) {
       if (send.settled) continue
       let topic = topics.get(send.topic)
       if (topic === undefined) {
-        topic = { partitionCount: this.io.partitionCount(send.topic) }
+        topic = { topic: send.topic, partitionCount: this.io.partitionCount(send.topic), available: undefined }
         topics.set(send.topic, topic)
       }
       const partitionCount = topic.partitionCount
@@ -442,12 +501,7 @@ export class Producer {
         this.requestMetadata(send.topic)
         continue
       }
-      const t = topic
-      const available = () => {
-        t.available ??= this.availablePartitions(send.topic, partitionCount)
-        return t.available
-      }
-      if (!this.appendRecords(send, partitionCount, available, now)) {
+      if (!this.appendRecords(send, topic, partitionCount, now)) {
         this.blockedOnMemory = true
         break
       }
@@ -456,17 +510,12 @@ export class Producer {
   }
 
   /** False if buffer.memory ran out before the send's last record. */
-  private appendRecords(
-    send: SendState,
-    partitionCount: number,
-    availablePartitions: () => readonly number[],
-    now: number,
-  ): boolean {
+  private appendRecords(send: SendState, topic: TopicInPass, partitionCount: number, now: number): boolean {
     while (!send.fullyAppended && !send.settled) {
       const record = send.records[send.cursor]!
       if (!this.accumulator.hasRoomFor(record.fixedBytes)) return false
       try {
-        this.appendRecord(send.topic, record, partitionCount, availablePartitions, now)
+        this.appendRecord(topic, record, partitionCount, now)
       } catch (e) {
         send.recordFailed(record.index, e instanceof Error ? e : new Error(String(e)))
         return true
@@ -476,13 +525,8 @@ export class Producer {
     return true
   }
 
-  private appendRecord(
-    topic: string,
-    record: QueuedRecord,
-    partitionCount: number,
-    availablePartitions: () => readonly number[],
-    now: number,
-  ): void {
+  private appendRecord(t: TopicInPass, record: QueuedRecord, partitionCount: number, now: number): void {
+    const topic = t.topic
     if (record.partition !== null) {
       if (record.partition >= partitionCount)
         throw new CairnError(
@@ -493,10 +537,11 @@ export class Producer {
       return
     }
     const sticky = typeof this.partitioner.onNewBatch === 'function'
-    const partition = this.choosePartition(topic, record, partitionCount, availablePartitions())
+    t.available ??= this.availablePartitions(topic, partitionCount)
+    const partition = this.choosePartition(topic, record, partitionCount, t.available)
     if (this.accumulator.append(topic, partition, record, now, sticky) === 'appended') return
     this.partitioner.onNewBatch?.(topic, partition)
-    const next = this.choosePartition(topic, record, partitionCount, availablePartitions())
+    const next = this.choosePartition(topic, record, partitionCount, t.available)
     this.accumulator.append(topic, next, record, now, false)
   }
 
