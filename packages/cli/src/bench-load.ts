@@ -159,7 +159,8 @@ export class LoadGenerator {
     const now = performance.now()
     const producers = this.states.length
     // At max rate every record of this turn is intended now: one acknowledgement handler for all.
-    const onAckedNow = this.intervalMs > 0 ? null : (metadata: RecordMetadata[]) => this.onAcked(s, now, metadata)
+    const onAckedNow =
+      this.intervalMs > 0 ? null : (metadata: RecordMetadata[]) => this.onAcked(s, now, metadata)
     for (let budget = SENDS_PER_TURN_MAX; budget > 0; budget--) {
       if (s.sent >= s.quota || s.inFlight >= this.o.inFlightMax) return
       if (onAckedNow !== null) {

@@ -14,11 +14,16 @@
  *
  * --code dist (default) runs the built code, as `cairn bench` does: build first (tsc in packages/client
  * and packages/cli); --code src runs the sources under tsx, which cost more (see below).
+ * --client-dist DIR and --cli-dist DIR run another build (say, a copy of dist saved before a change)
+ * instead: alternate runs of both to compare them on a busy machine.
  * --load cli (default) drives the producer with `cairn bench`'s own LoadGenerator
  * (packages/cli/src/bench-load.ts: histograms and all); --load bare with a minimal loop, for the
- * producer alone.
+ * producer alone. --alloc-top N samples allocations over the measured runs (V8's sampling heap
+ * profiler, garbage included) and prints the N sites allocating the most bytes.
  */
+import { Session } from 'node:inspector/promises'
 import { type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks'
+import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import type * as CliLoad from '../../cli/src/bench-load.js'
 import type * as Client from '../src/index.js'
@@ -29,6 +34,8 @@ const { values } = parseArgs({
   options: {
     load: { type: 'string', default: 'cli' },
     code: { type: 'string', default: 'dist' },
+    'client-dist': { type: 'string' },
+    'cli-dist': { type: 'string' },
     records: { type: 'string', default: '500000' },
     runs: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '200000' },
@@ -37,6 +44,7 @@ const { values } = parseArgs({
     'record-size': { type: 'string', default: '100' },
     'in-flight': { type: 'string', default: '100000' },
     json: { type: 'boolean', default: false },
+    'alloc-top': { type: 'string', default: '0' },
   },
 })
 const load = values.load
@@ -45,10 +53,20 @@ const code = values.code
 if (code !== 'dist' && code !== 'src') throw new Error(`--code is dist or src, not ${code}`)
 // tsx compiles with esbuild's keepNames, which wraps every closure in a call that names it, each
 // time it is created: sources run under tsx pay a per-closure cost the built code does not.
+const clientDist = values['client-dist']
+const cliDist = values['cli-dist']
 const client: typeof Client =
-  code === 'dist' ? await import('../dist/index.js') : await import('../src/index.js')
+  clientDist !== undefined
+    ? await import(pathToFileURL(`${clientDist}/index.js`).href)
+    : code === 'dist'
+      ? await import('../dist/index.js')
+      : await import('../src/index.js')
 const { LoadGenerator }: typeof CliLoad =
-  code === 'dist' ? await import('../../cli/dist/bench-load.js') : await import('../../cli/src/bench-load.js')
+  cliDist !== undefined
+    ? await import(pathToFileURL(`${cliDist}/bench-load.js`).href)
+    : code === 'dist'
+      ? await import('../../cli/dist/bench-load.js')
+      : await import('../../cli/src/bench-load.js')
 const records = Number(values.records)
 const runs = Number(values.runs)
 const warmup = Number(values.warmup)
@@ -188,6 +206,16 @@ const producer = new client.Producer(config, cluster.io, {
 })
 await producer.connect()
 if (warmup > 0) await run(producer, warmup)
+const allocTop = Number(values['alloc-top'])
+const session = allocTop > 0 ? new Session() : null
+if (session !== null) {
+  session.connect()
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 4096,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  })
+}
 const all: Figures[] = []
 for (let k = 0; k < runs; k++) {
   const f = await run(producer, records)
@@ -195,11 +223,36 @@ for (let k = 0; k < runs; k++) {
   if (values.json) console.log(JSON.stringify({ load, ...f }))
   else
     console.log(
-      `code=${code} load=${load} records=${f.records} records/s=${f.recordsPerS} cpu_us/record=${f.cpuUsPerRecord.toFixed(3)} ` +
+      `code=${clientDist ?? code} load=${load} records=${f.records} records/s=${f.recordsPerS} cpu_us/record=${f.cpuUsPerRecord.toFixed(3)} ` +
         `gc_pauses=${f.gcMs.toFixed(0)}ms (${(f.gcShare * 100).toFixed(1)}% of cpu time; wall time, so inflated on a busy machine) scavenges=${f.scavenges} mark-sweeps=${f.markSweeps}`,
     )
 }
 const sorted = all.map((f) => f.cpuUsPerRecord).sort((a, b) => a - b)
 console.log(`median cpu_us/record=${sorted[Math.floor(sorted.length / 2)]!.toFixed(3)}`)
+if (session !== null) {
+  interface AllocationNode {
+    callFrame: { functionName: string; url: string; lineNumber: number }
+    selfSize: number
+    children: AllocationNode[]
+  }
+  const { profile } = (await session.post('HeapProfiler.stopSampling')) as {
+    profile: { head: AllocationNode }
+  }
+  const bySite = new Map<string, number>()
+  const visit = (n: AllocationNode) => {
+    const f = n.callFrame
+    const site = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(packages|node_modules)\//, '$1/')}:${f.lineNumber + 1}`
+    bySite.set(site, (bySite.get(site) ?? 0) + n.selfSize)
+    for (const c of n.children) visit(c)
+  }
+  visit(profile.head)
+  const total = runs * records
+  console.log('bytes allocated per record, by site (sampled):')
+  for (const [site, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, allocTop))
+    console.log(`${(bytes / total).toFixed(1).padStart(8)}  ${site}`)
+  const sum = [...bySite.values()].reduce((a, b) => a + b, 0)
+  console.log(`${(sum / total).toFixed(1).padStart(8)}  in all`)
+  session.disconnect()
+}
 await producer.close()
 observer.disconnect()

@@ -198,58 +198,64 @@ class SendGeneration {
 }
 
 /**
- * The resolving functions of the promise {@link SendState}'s constructor just created: one shared
- * executor instead of a closure (and its context) per send.
+ * The resolving functions of the promise last created with this executor: one shared executor
+ * instead of a closure (and its context) per send. Read them right after `new Promise`.
  */
-let capturedResolve: ((value: RecordMetadata[]) => void) | null = null
-let capturedReject: ((error: Error) => void) | null = null
+let capturedResolve: (value: RecordMetadata[]) => void = () => undefined
+let capturedReject: (error: Error) => void = () => undefined
 function captureResolvers(resolve: (value: RecordMetadata[]) => void, reject: (error: Error) => void): void {
   capturedResolve = resolve
   capturedReject = reject
 }
 
-/** No records yet: shared, never written (setRecords replaces it). */
-const noResults: RecordMetadata[] = []
+/** A send's records once they are all in batches: shared, never written. */
+const noRecords: QueuedRecord[] = []
 
-/** One send() call: its records, where it stands, and its promise. */
+/**
+ * One send() call: its records, where it stands, and how to settle its promise. A send lives until
+ * its last record is acknowledged, with up to buffer.memory's worth of others: what it holds for
+ * that long is what the garbage collector copies and promotes, so it holds little.
+ */
 class SendState implements RecordOwner {
-  /** Sized by {@link setRecords}; filled in record order by index. */
-  results: RecordMetadata[] = noResults
-  /** Set once, by {@link setRecords}, before the send is queued. */
-  records: QueuedRecord[] = []
+  /** Made by the first acknowledgement (for a one-record send, the last): no array waits in flight. */
+  private results: RecordMetadata[] | null = null
+  /** Set by {@link setRecords} before the send is queued; dropped once all are in batches. */
+  records: QueuedRecord[] = noRecords
+  recordCount = 0
   /** Records appended so far. */
   cursor = 0
   settled = false
   private pending = 0
-  readonly promise: Promise<RecordMetadata[]>
-  private readonly resolvePromise: (value: RecordMetadata[]) => void
-  private readonly rejectPromise: (error: Error) => void
 
+  /** The send's promise goes to the caller; the send keeps only its resolving functions. */
   constructor(
     readonly topic: string,
     readonly deadlineMs: number,
     private readonly generation: SendGeneration,
-  ) {
-    this.promise = new Promise(captureResolvers)
-    this.resolvePromise = capturedResolve!
-    this.rejectPromise = capturedReject!
-    capturedResolve = null
-    capturedReject = null
-  }
+    private readonly resolvePromise: (value: RecordMetadata[]) => void,
+    private readonly rejectPromise: (error: Error) => void,
+  ) {}
 
   /** The records are built with this send as their owner: one object per record, no copy. */
   setRecords(records: QueuedRecord[]): void {
     this.records = records
+    this.recordCount = records.length
     this.pending = records.length
-    this.results = new Array<RecordMetadata>(records.length)
   }
 
   get fullyAppended(): boolean {
-    return this.cursor >= this.records.length
+    return this.cursor >= this.recordCount
+  }
+
+  /** Every record is in a batch, which holds it from now on: the array can die young. */
+  releaseRecords(): void {
+    if (!this.fullyAppended) throw new Error(`send released at record ${this.cursor} of ${this.recordCount}`)
+    this.records = noRecords
   }
 
   recordDone(index: number, metadata: RecordMetadata): void {
     if (this.settled) return
+    this.results ??= new Array<RecordMetadata>(this.recordCount)
     this.results[index] = metadata
     if (--this.pending > 0) return
     this.settled = true
@@ -364,18 +370,22 @@ export class Producer {
    * Append `messages` to `topic` and resolve, once every one is acknowledged, with each one's
    * topic, partition, offset and timestamp, in message order. Rejects with the first error of any
    * of its records; records of the same send on other batches may still have been written.
+   * The request and its messages are read before send() returns, so the caller may reuse them; a
+   * Uint8Array key or value is not copied, so its bytes must not change until the send settles.
    */
   send(request: SendRequest): Promise<RecordMetadata[]> {
     try {
       const now = this.clock.now()
       if (this.closed) throw new ProducerClosedError('Cannot send after the producer is closed.')
-      const send = new SendState(request.topic, now + this.config.maxBlockMs, this.generation)
+      const promise = new Promise<RecordMetadata[]>(captureResolvers)
+      const deadlineMs = now + this.config.maxBlockMs
+      const send = new SendState(request.topic, deadlineMs, this.generation, capturedResolve, capturedReject)
       send.setRecords(this.toRecords(request, now, send))
-      if (send.records.length === 0) return Promise.resolve([])
+      if (send.recordCount === 0) return Promise.resolve([])
       this.generation.unsettled++
       this.appendQueue.push(send)
       this.schedulePump()
-      return send.promise
+      return promise
     } catch (e) {
       return Promise.reject(e)
     }
@@ -493,7 +503,11 @@ export class Producer {
       if (send.settled) continue
       let topic = topics.get(send.topic)
       if (topic === undefined) {
-        topic = { topic: send.topic, partitionCount: this.io.partitionCount(send.topic), available: undefined }
+        topic = {
+          topic: send.topic,
+          partitionCount: this.io.partitionCount(send.topic),
+          available: undefined,
+        }
         topics.set(send.topic, topic)
       }
       const partitionCount = topic.partitionCount
@@ -522,6 +536,7 @@ export class Producer {
       }
       send.cursor++
     }
+    if (send.fullyAppended) send.releaseRecords()
     return true
   }
 

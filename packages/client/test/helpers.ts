@@ -10,8 +10,8 @@ import {
   type DecodedBatch,
   decodeRecords,
   ErrorCode,
-  readBatchHeader,
   type Result,
+  readBatchHeader,
 } from '@cairn/protocol'
 import {
   type Clock,
@@ -177,9 +177,7 @@ export class FakeCluster {
     if (leaders[batch.partition] !== call.nodeId) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER.code }
     const fault = this.batchFault(call, batch, index)
     if (fault !== undefined) return fault
-    const decoded = this.recording
-      ? decodeRecords(batch.bytes)
-      : wrapHeader(readBatchHeader(batch.bytes))
+    const decoded = this.recording ? decodeRecords(batch.bytes) : wrapHeader(readBatchHeader(batch.bytes))
     if (!decoded.ok) return { errorCode: ErrorCode.CORRUPT_MESSAGE.code, errorMessage: decoded.reason }
     const { header, records } = decoded.value
     if (header.recordCount !== batch.recordCount || header.baseSequence !== batch.baseSequence)
@@ -191,7 +189,13 @@ export class FakeCluster {
     const logStartOffset = this.logStartOffsets.get(tp) ?? 0
     const count = header.recordCount
     if (header.producerId >= 0n) {
-      const checked = this.checkSequence(tp, header.producerId, header.producerEpoch, header.baseSequence, count)
+      const checked = this.checkSequence(
+        tp,
+        header.producerId,
+        header.producerEpoch,
+        header.baseSequence,
+        count,
+      )
       if (checked.errorCode !== 0) return { ...checked, logStartOffset }
       if (checked.duplicateOf !== undefined)
         return { errorCode: 0, baseOffset: checked.duplicateOf, logStartOffset }

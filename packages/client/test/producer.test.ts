@@ -5,9 +5,12 @@ import {
   BufferExhaustedError,
   DeliveryTimeoutError,
   ProduceError,
+  Producer,
   ProducerClosedError,
   type ProducerConfig,
+  type ProducerIo,
   RecordTooLargeError,
+  seededRandom,
   TimeoutError,
   VirtualClock,
 } from '../src/index.js'
@@ -599,6 +602,141 @@ describe('many sends in one pass', () => {
     )
     const inU = [0, 1, 2].reduce((n, p) => n + cluster.log('u', p).length, 0)
     assert.equal(inU, 30)
+  })
+})
+
+/**
+ * A producer whose requests to node 1 wait until the test releases them, one at a time in the
+ * order they were sent; other nodes answer at once.
+ */
+function holdingNode1(partitions: number) {
+  const { clock, cluster } = setup(partitions)
+  const held: (() => void)[] = []
+  const io: ProducerIo = {
+    ...cluster.io,
+    sender: (nodeId, batches, options) =>
+      nodeId !== 1
+        ? cluster.io.sender(nodeId, batches, options)
+        : new Promise((resolve, reject) => {
+            held.push(() => {
+              cluster.io.sender(nodeId, batches, options).then(resolve, reject)
+            })
+          }),
+  }
+  const producer = new Producer({ 'linger.ms': 0 }, io, { clock, random: seededRandom(1) })
+  const release = async () => {
+    held.shift()!()
+    await clock.advance(0)
+  }
+  return { clock, cluster, producer, held, release }
+}
+
+describe('flush', () => {
+  it('waits for the sends made before it, not after; a later flush also waits for the earlier ones', async () => {
+    // Partition 0 is led by node 1 (held), partition 1 by node 2.
+    const { clock, producer, held, release } = holdingNode1(2)
+    assert.equal(outcome(producer.flush()).done, false, 'settles in a microtask, not synchronously')
+    await clock.advance(0)
+    const events: string[] = []
+    const track = <T>(name: string, p: Promise<T>) => {
+      const o = outcome(p)
+      p.then(
+        () => events.push(name),
+        () => events.push(`${name} failed`),
+      )
+      return o
+    }
+    const a = track('a', producer.send({ topic: 't', messages: [{ value: 'a', partition: 0 }] }))
+    const first = track('first flush', producer.flush())
+    await clock.advance(0)
+    const b = track('b', producer.send({ topic: 't', messages: [{ value: 'b', partition: 1 }] }))
+    const c = track('c', producer.send({ topic: 't', messages: [{ value: 'c', partition: 0 }] }))
+    const second = track('second flush', producer.flush())
+    await clock.advance(0)
+    assert.deepEqual(events, ['b'])
+    assert.equal(held.length, 1, "a's request; c waits for a's acknowledgement (idempotence)")
+    await release()
+    assert.ok(a.done && first.done && !c.done && !second.done)
+    await release()
+    assert.ok(c.done && second.done)
+    assert.deepEqual(events, ['b', 'a', 'first flush', 'c', 'second flush'])
+    assert.ok(b.value && a.value && c.value)
+  })
+
+  it('counts a failed send as settled', async () => {
+    const { clock, cluster } = setup()
+    cluster.batchFault = () => ({ errorCode: ErrorCode.CORRUPT_MESSAGE.code })
+    const producer = cluster.producer({ 'linger.ms': 0, retries: 0 })
+    const sent = outcome(producer.send({ topic: 't', messages: [{ value: 'a' }] }))
+    const flushed = outcome(producer.flush())
+    await clock.advance(0)
+    assert.ok(sent.error instanceof ProduceError)
+    assert.ok(flushed.done)
+  })
+})
+
+describe('send', () => {
+  it('reads its request before returning: the caller may reuse the request and its messages', async () => {
+    const { clock, cluster } = setup()
+    const producer = cluster.producer({ 'linger.ms': 5 })
+    const message: { value: string; partition?: number } = { value: 'a' }
+    const request = { topic: 't', messages: [message] }
+    const first = outcome(producer.send(request))
+    message.value = 'b'
+    const second = outcome(producer.send(request))
+    message.partition = 7
+    request.topic = 'elsewhere'
+    request.messages.length = 0
+    await clock.advance(5)
+    assert.deepEqual(values(cluster), ['a', 'b'])
+    assert.deepEqual([first.value?.[0]?.offset, second.value?.[0]?.offset], [0, 1])
+  })
+
+  it('resolves with each record where it landed, in message order, whichever batch is answered first', async () => {
+    const { clock, cluster, producer, held, release } = holdingNode1(2)
+    const sent = outcome(
+      producer.send({
+        topic: 't',
+        messages: [
+          { value: 'x', partition: 0 },
+          { value: 'y', partition: 1 },
+          { value: 'z', partition: 0 },
+        ],
+      }),
+    )
+    await clock.advance(0)
+    assert.deepEqual(values(cluster, 1), ['y'], 'the batch of partition 1 is answered')
+    assert.ok(!sent.done && held.length === 1)
+    await release()
+    assert.deepEqual(
+      sent.value?.map((m) => [m.partition, m.offset]),
+      [
+        [0, 0],
+        [1, 0],
+        [0, 1],
+      ],
+    )
+  })
+})
+
+describe('the fake cluster without recording (benchmarks)', () => {
+  it('keeps no calls nor records, and still assigns offsets and checks sequences', async () => {
+    const { clock, cluster } = setup()
+    cluster.recording = false
+    const producer = cluster.producer({ 'linger.ms': 0 })
+    const first = outcome(producer.send({ topic: 't', messages: [{ value: 'a' }, { value: 'b' }] }))
+    await clock.advance(0)
+    const second = outcome(producer.send({ topic: 't', messages: [{ value: 'c' }] }))
+    await clock.advance(0)
+    assert.deepEqual(
+      [...first.value!, ...second.value!].map((m) => m.offset),
+      [0, 1, 2],
+    )
+    assert.deepEqual([cluster.calls.length, values(cluster).length], [0, 0])
+    cluster.forgetProducers()
+    const third = outcome(producer.send({ topic: 't', messages: [{ value: 'd' }] }))
+    await clock.advance(0)
+    assert.ok(third.error instanceof ProduceError, 'a sequence past 0 from an unknown producer is refused')
   })
 })
 
