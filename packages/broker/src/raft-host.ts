@@ -111,7 +111,7 @@ export class RaftHost {
   private scheduled = false
   private closed = false
   private ticker: NodeJS.Timeout | null = null
-  /** Applies run after the flush that made their writes durable, in turn order. */
+  /** Applies run in turn order; one holding a membership change after the flush of its commit index. */
   private applyChain: Promise<void> = Promise.resolve()
   /** Advances run after the flush that made their writes durable, in turn order. */
   private syncChain: Promise<void> = Promise.resolve()
