@@ -43,8 +43,6 @@ export interface RaftHostOptions {
 
 export const DEFAULT_TICK_MS = 100
 const WAITERS_PER_GROUP_MAX = 100_000
-/** A proposal held through a hand-off is refused after this long even if no new leader is known. */
-const PARKED_MS_MAX = 2_000
 
 /** Kafka's NOT_LEADER_OR_FOLLOWER: this node does not lead the group (any more); `leaderId` may. */
 export class NotLeaderError extends Error {
@@ -90,17 +88,6 @@ interface Hosted {
   localWaiters: Waiter[]
   /** The last entry handed to the committed handlers. */
   appliedIndex: number
-  /** Proposals that arrived while leadership was being handed off: proposed again, or refused with the new leader's id, once it settles. */
-  parked: Parked[]
-}
-
-interface Parked {
-  data: Uint8Array[]
-  ack: ProposeAck
-  /** When it was parked (ms, this node's monotonic clock). */
-  atMs: number
-  resolve: (c: Committed) => void
-  reject: (e: Error) => void
 }
 
 export type CommittedHandler = (group: GroupId, entries: Entry[]) => void
@@ -159,7 +146,6 @@ export class RaftHost {
       waiters: [],
       localWaiters: [],
       appliedIndex: 0,
-      parked: [],
     })
     this.schedule(group)
   }
@@ -185,15 +171,10 @@ export class RaftHost {
     const r = g.raft.propose(data)
     if (!r.ok) {
       if (r.error === 'NOT_LEADER') return Promise.reject(new NotLeaderError(group, r.leaderId))
-      // Leadership is moving (a hand-off, a reassignment), which takes a round trip or two: wait
-      // for it, then answer with the new leader (Kafka's NOT_LEADER_OR_FOLLOWER, which clients
-      // retry) — one retry that knows where to go instead of several that guess.
-      if (r.error === 'TRANSFER_IN_PROGRESS') {
-        if (g.parked.length >= (this.options.waitersPerGroupMax ?? WAITERS_PER_GROUP_MAX))
-          return Promise.reject(new NotLeaderError(group, 0))
-        const atMs = performance.now()
-        return new Promise((resolve, reject) => g.parked.push({ data, ack, atMs, resolve, reject }))
-      }
+      // Leadership is moving (a hand-off, a reassignment): Kafka's answer, which clients retry.
+      // Refused at once, never held: the partition assigns offsets in propose order and counts
+      // on a proposal being appended or refused synchronously.
+      if (r.error === 'TRANSFER_IN_PROGRESS') return Promise.reject(new NotLeaderError(group, 0))
       return Promise.reject(new HostError(r.error, r.message))
     }
     this.schedule(group)
@@ -222,7 +203,7 @@ export class RaftHost {
   closeGroup(group: GroupId): void {
     const g = this.groups.get(group)
     if (!g) return
-    for (const w of [...g.waiters, ...g.localWaiters, ...g.parked])
+    for (const w of [...g.waiters, ...g.localWaiters])
       w.reject(new HostError('UNKNOWN_TOPIC_OR_PARTITION', `group ${group} was closed`))
     g.raft.stop()
     this.groups.delete(group)
@@ -269,12 +250,9 @@ export class RaftHost {
     for (const unsubscribe of this.unsubscribe) unsubscribe()
     await Promise.all([this.applyChain.catch(() => undefined), this.syncChain.catch(() => undefined)])
     for (const g of this.groups.values()) {
-      const leaderId = g.raft.role === 'leader' ? 0 : g.raft.leaderId
       for (const w of [...g.waiters, ...g.localWaiters]) w.reject(new NotLeaderError(g.id, 0))
-      for (const w of g.parked) w.reject(new NotLeaderError(g.id, leaderId))
       g.waiters = []
       g.localWaiters = []
-      g.parked = []
       g.raft.stop()
     }
   }
@@ -328,11 +306,9 @@ export class RaftHost {
     const syncs: { g: Hosted; sync: SyncMarker }[] = []
     const applies: { g: Hosted; committed: Entry[] }[] = []
     let appliesWait = false
-    const parked: Hosted[] = []
     for (const id of this.dirty) {
       const g = this.groups.get(id)
       const rd = g?.raft.ready()
-      if (g && g.parked.length > 0) parked.push(g)
       if (!g || !rd) continue
       for (const m of rd.messages) out.push(m)
       this.answerWaiters(g, rd, g.appliedIndex)
@@ -341,7 +317,6 @@ export class RaftHost {
       if (rd.installed !== null || rd.committed.some((e) => e.kind === EntryKind.config)) appliesWait = true
     }
     this.dirty.clear()
-    for (const g of parked) this.unpark(g)
     this.counters.turns++
     if (out.length > 0) {
       this.counters.messagesOut += out.length
@@ -371,24 +346,6 @@ export class RaftHost {
     this.counters.flushes++
     this.lastFlush = this.options.store.flush()
     return this.lastFlush
-  }
-
-  /**
-   * The hand-off is over: proposed again if it failed; refused with the new leader's id once this
-   * node hears from it (or with none after PARKED_MS_MAX).
-   */
-  private unpark(g: Hosted): void {
-    const r = g.raft
-    if (r.role === 'leader' && r.transferee !== 0) return
-    const now = performance.now()
-    const parked = g.parked
-    g.parked = []
-    for (const p of parked) {
-      if (r.role === 'leader') this.propose(g.id, p.data, p.ack).then(p.resolve, p.reject)
-      else if (r.leaderId !== 0 || now - p.atMs >= PARKED_MS_MAX)
-        p.reject(new NotLeaderError(g.id, r.leaderId))
-      else g.parked.push(p)
-    }
   }
 
   private advanceAll(syncs: { g: Hosted; sync: SyncMarker }[]): void {
@@ -456,10 +413,9 @@ export class RaftHost {
   private fail(err: unknown): void {
     this.failed = err instanceof Error ? err : new Error(String(err))
     for (const g of this.groups.values()) {
-      for (const w of [...g.waiters, ...g.localWaiters, ...g.parked]) w.reject(this.failed)
+      for (const w of [...g.waiters, ...g.localWaiters]) w.reject(this.failed)
       g.waiters = []
       g.localWaiters = []
-      g.parked = []
     }
   }
 }

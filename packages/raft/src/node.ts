@@ -72,11 +72,6 @@ export class RaftNode {
     return this.context.leaderId
   }
 
-  /** On a leader handing off: the node it hands leadership to (NONE otherwise). */
-  get transferee(): NodeId {
-    return this.context.leadTransferee
-  }
-
   /** Idle: ticks do nothing, and the driver may skip them (see RaftOptions.quiesce). */
   get quiesced(): boolean {
     return this.context.quiesced
