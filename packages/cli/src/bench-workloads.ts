@@ -176,6 +176,20 @@ function loadOptions(o: BenchOptions, topic: string, overrides: { ratePerS?: num
   }
 }
 
+/** The fields of the --json line that describe the run itself, shared by the produce-side workloads. */
+function runJson(o: BenchOptions, topic: string) {
+  return {
+    workload: o.workload,
+    topic,
+    partitions: o.partitions,
+    replication_factor: o.replicationFactor,
+    acks: o.acks,
+    record_size: o.recordSizeBytes,
+    producers: o.producers,
+    in_flight: o.inFlightMax,
+  }
+}
+
 function megabytesPerS(records: number, recordSizeBytes: number, seconds: number): number {
   return seconds > 0 ? (records * recordSizeBytes) / MB / seconds : 0
 }
@@ -208,14 +222,7 @@ function produced(o: BenchOptions, topic: string, load: LoadGenerator, benchCpuP
       ...(fixedRate ? [latencyRow('send delay (sent - due)', sendDelay)] : []),
     ],
     json: {
-      workload: o.workload,
-      topic,
-      partitions: o.partitions,
-      replication_factor: o.replicationFactor,
-      acks: o.acks,
-      record_size: o.recordSizeBytes,
-      producers: o.producers,
-      in_flight: o.inFlightMax,
+      ...runJson(o, topic),
       rate: fixedRate ? o.ratePerS : null,
       errors: load.failed,
       records: load.acked,
@@ -344,14 +351,7 @@ export async function consumeWorkload(run: Run): Promise<BenchResult> {
       table([LATENCY_HEADER, latencyRow('fetch (a poll with records)', fetch)]),
     ],
     json: {
-      workload: o.workload,
-      topic,
-      partitions: o.partitions,
-      replication_factor: o.replicationFactor,
-      acks: o.acks,
-      record_size: o.recordSizeBytes,
-      producers: o.producers,
-      in_flight: o.inFlightMax,
+      ...runJson(o, topic),
       errors: load.failed,
       records: consume.received,
       seconds: round3(seconds),

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { NotifierConfig } from './config.js'
-import type { GroupStatus } from './evaluator.js'
+import { type GroupStatus, notFoundStatus } from './evaluator.js'
 import { type GroupStatusName, statusCodes } from './status.js'
 
 export interface Incident {
@@ -96,18 +96,7 @@ export class IncidentTracker {
     }
     for (const [key, incident] of this.incidents) {
       if (seen.has(key)) continue
-      const gone: GroupStatus = {
-        cluster: incident.cluster,
-        group: incident.group,
-        status: 'NOTFOUND',
-        complete: 0,
-        partitions: [],
-        partition_count: 0,
-        maxlag: null,
-        totallag: 0,
-        maxlag_seconds: null,
-      }
-      out.push(...this.close(key, incident, gone, now))
+      out.push(...this.close(key, incident, notFoundStatus(incident.cluster, incident.group), now))
     }
     return out
   }
