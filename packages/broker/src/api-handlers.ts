@@ -47,8 +47,14 @@ function refuseInternal(topic: string, what: string): void {
     throw new MetadataError('INVALID_TOPIC_EXCEPTION', `cannot ${what} internal topic ${OFFSETS_TOPIC}`)
 }
 
-function errorOf(err: unknown): { error: string; message: string; leaderId: number } {
-  if (err instanceof NotLeaderError) return { error: err.code, message: err.message, leaderId: err.leaderId }
+function errorOf(err: unknown): { error: string; message: string; leaderId: number; leaderEpoch?: number } {
+  if (err instanceof NotLeaderError)
+    return {
+      error: err.code,
+      message: err.message,
+      leaderId: err.leaderId,
+      ...(err.leaderId !== 0 && err.leaderEpoch > 0 && { leaderEpoch: err.leaderEpoch }),
+    }
   if (err instanceof HostError || err instanceof MetadataError)
     return { error: err.code, message: err.message, leaderId: 0 }
   return {
@@ -66,13 +72,16 @@ function requirePartition(node: CairnNode, topic: string, partition: number): Pa
   const assignment = node.metadata.topics.get(topic)?.partitions[partition]
   if (!assignment)
     throw new HostError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' has no partition ${partition}`)
-  // Assigned elsewhere (or still opening here): another node leads it.
-  throw new NotLeaderError(assignment.group, 0)
+  // Assigned elsewhere (or still opening here): another node leads it, the one named if known.
+  const hint = node.host.leaderHint(assignment.group)
+  throw hint.leaderId === node.nodeId
+    ? new NotLeaderError(assignment.group, 0)
+    : NotLeaderError.hinted(assignment.group, hint)
 }
 
 function requireLeader(node: CairnNode, p: Partition): void {
   const s = node.host.status(p.group)
-  if (s?.role !== 'leader') throw new NotLeaderError(p.group, s?.leaderId ?? 0)
+  if (s?.role !== 'leader') throw NotLeaderError.hinted(p.group, node.host.leaderHint(p.group))
 }
 
 const metadata: Handler<'metadata'> = async (node, body) => {
@@ -140,6 +149,7 @@ const produce: Handler<'produce'> = async (node, body) => {
               baseOffset: -1,
               logStartOffset: -1,
               leaderId: e.leaderId,
+              ...(e.leaderEpoch !== undefined && { leaderEpoch: e.leaderEpoch }),
             }
           }
         }),

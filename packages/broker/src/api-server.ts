@@ -5,6 +5,7 @@
  * carry on. Requests run concurrently: a long-polling fetch, or a JoinGroup held until its
  * group's rebalance completes, does not hold up the requests after it.
  */
+import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import {
   type ApiName,
@@ -30,14 +31,29 @@ export const REQUESTS_IN_FLIGHT_MAX = 1024
  */
 export const GROUP_WAITS_IN_FLIGHT_MAX = 256
 export const CLIENT_CONNECTIONS_MAX = 1024
+/**
+ * On close, how long requests already received may take to be answered before every connection
+ * is closed: long enough for a produce (a node that stops has handed its leaderships off by now,
+ * so each answer names the new leader), not for a fetch's long poll or a held JoinGroup.
+ */
+export const CLOSE_DRAIN_MS_MAX = 200
+/** After the close frame, how long a client has to answer it before its connection is cut. */
+const CLOSE_HANDSHAKE_MS_MAX = 500
 
 /** Requests that a coordinator may hold until a rebalance completes. */
 const WAITING_APIS: ReadonlySet<ApiName> = new Set(['joinGroup', 'syncGroup'])
+
+/** Requests received and not yet answered, over every connection; `idle` runs when none are left. */
+interface Load {
+  inFlight: number
+  idle: (() => void) | null
+}
 
 export class ClientApiServer {
   private constructor(
     private readonly http: Server,
     private readonly wss: WebSocketServer,
+    private readonly load: Load,
   ) {}
 
   static async start(node: CairnNode, listen: { host: string; port: number }): Promise<ClientApiServer> {
@@ -58,28 +74,51 @@ export class ClientApiServer {
       maxPayload: CLIENT_FRAME_BYTES_MAX,
       perMessageDeflate: false,
     })
+    const load: Load = { inFlight: 0, idle: null }
     wss.on('connection', (ws, req) => {
       if (wss.clients.size > CLIENT_CONNECTIONS_MAX) {
         ws.close(1013, 'too many connections')
         return
       }
-      serve(node, ws, { clientHost: req.socket.remoteAddress ?? '' })
+      serve(node, ws, { clientHost: req.socket.remoteAddress ?? '' }, load)
     })
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject)
       http.listen(listen.port, listen.host, () => resolve())
     })
-    return new ClientApiServer(http, wss)
+    return new ClientApiServer(http, wss, load)
   }
 
+  /**
+   * Stops taking connections, answers the requests already received (for up to
+   * {@link CLOSE_DRAIN_MS_MAX}), then closes every connection with 1001 (going away). A producer
+   * thus learns from its answers where each partition went, instead of from a dropped connection,
+   * a backoff and a metadata refresh.
+   */
   async close(): Promise<void> {
-    for (const ws of this.wss.clients) ws.terminate()
+    const httpClosed = new Promise((resolve) => this.http.close(resolve))
+    if (this.load.inFlight > 0) {
+      let timer: NodeJS.Timeout | undefined
+      await new Promise<void>((resolve) => {
+        this.load.idle = resolve
+        timer = setTimeout(resolve, CLOSE_DRAIN_MS_MAX)
+      })
+      clearTimeout(timer)
+      this.load.idle = null
+    }
+    const clients = [...this.wss.clients]
+    for (const ws of clients) ws.close(1001, 'node shutting down')
+    const cut = setTimeout(() => {
+      for (const ws of clients) ws.terminate()
+    }, CLOSE_HANDSHAKE_MS_MAX)
     await new Promise((resolve) => this.wss.close(resolve))
-    await new Promise((resolve) => this.http.close(resolve))
+    await Promise.all(clients.map((ws) => (ws.readyState === ws.CLOSED ? undefined : once(ws, 'close'))))
+    clearTimeout(cut)
+    await httpClosed
   }
 }
 
-function serve(node: CairnNode, ws: WebSocket, context: RequestContext): void {
+function serve(node: CairnNode, ws: WebSocket, context: RequestContext, load: Load): void {
   let inFlight = 0
   let groupWaits = 0
   ws.on('message', (data, isBinary) => {
@@ -96,6 +135,7 @@ function serve(node: CairnNode, ws: WebSocket, context: RequestContext): void {
     if (waits && groupWaits >= GROUP_WAITS_IN_FLIGHT_MAX)
       return ws.close(1008, `more than ${GROUP_WAITS_IN_FLIGHT_MAX} join and sync requests in flight`)
     inFlight++
+    load.inFlight++
     if (waits) groupWaits++
     respond(node, ws, decoded.value, context)
       .catch((err: unknown) => {
@@ -108,6 +148,7 @@ function serve(node: CairnNode, ws: WebSocket, context: RequestContext): void {
       .finally(() => {
         inFlight--
         if (waits) groupWaits--
+        if (--load.inFlight === 0) load.idle?.()
       })
   })
   ws.on('error', () => ws.terminate())

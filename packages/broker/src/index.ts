@@ -20,7 +20,7 @@ export {
   TOPIC_CONFIG_DEFAULTS,
   validateTopicName,
 } from './metadata.js'
-export { CairnNode, controllerVoters, type NodeOptions, type PeerAddress } from './node.js'
+export { CairnNode, controllerVoters, handOffTarget, type NodeOptions, type PeerAddress } from './node.js'
 export {
   type Acks,
   DEFAULT_PARTITION_CONFIG,
@@ -35,6 +35,8 @@ export {
   type CommittedHandler,
   DEFAULT_TICK_MS,
   HostError,
+  LEADERSHIP_WAIT_MS_MAX,
+  type LeaderHint,
   NotLeaderError,
   type ProposeAck,
   RaftHost,

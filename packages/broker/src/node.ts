@@ -519,7 +519,8 @@ export class CairnNode {
 
   /**
    * Every group led here moves to an in-sync replica: the preferred leader if it answered within
-   * an election timeout, else the follower heard from last. A transfer that did not happen
+   * an election timeout and is as caught up as any, else the most caught-up follower (of those, the
+   * one heard from last). A transfer that did not happen
    * within an election timeout (its target had just stopped: a follower stays in the ISR for
    * replica.lag.time.max.ms) is retried with another replica.
    */
@@ -544,20 +545,9 @@ export class CairnNode {
     const s = this.host.status(group)
     if (!s) return
     const a = this.metadata.partitionOfGroup(group)?.assignment
-    const preferred = a && targetOf(a)[0]
     const skip = tried.get(group) ?? new Set<NodeId>()
     tried.set(group, skip)
-    const heardAgo = (id: NodeId) => performance.now() - (s.lastHeardMs.get(id) ?? Number.NEGATIVE_INFINITY)
-    let candidates = s.isr.filter((id) => id !== this.nodeId && !skip.has(id))
-    if (candidates.length === 0) {
-      skip.clear() // every one was tried: go round again
-      candidates = s.isr.filter((id) => id !== this.nodeId)
-    }
-    candidates.sort((x, y) => heardAgo(x) - heardAgo(y))
-    const to =
-      preferred !== undefined && candidates.includes(preferred) && heardAgo(preferred) <= recentMs
-        ? preferred
-        : candidates[0]
+    const to = handOffTarget(s, this.nodeId, a && targetOf(a)[0], skip, recentMs, performance.now())
     if (to === undefined) return
     skip.add(to)
     this.host.transferLeadership(group, to)
@@ -643,4 +633,36 @@ export class CairnNode {
     await this.command({ type: 'createTopic', name: OFFSETS_TOPIC, partitions, configs })
     this.logger.info(`created ${OFFSETS_TOPIC}: ${count} partitions, replication factor ${rf}`)
   }
+}
+
+/**
+ * Where a leader that stops hands a group off: an in-sync replica not tried yet (all again once
+ * each was), the most caught-up first — a transfer waits until its target has the whole log, and
+ * an in-sync replica may still be entries behind (one that just restarted and caught up once) —
+ * then the one heard from last. The preferred replica wins if it is among the most caught-up and
+ * answered within `recentMs`. `skip` is emptied when every replica has been tried.
+ */
+export function handOffTarget(
+  s: Pick<ReplicaStatus, 'isr' | 'match' | 'lastHeardMs'>,
+  self: NodeId,
+  preferred: NodeId | undefined,
+  skip: Set<NodeId>,
+  recentMs: number,
+  nowMs: number,
+): NodeId | undefined {
+  const heardAgo = (id: NodeId) => nowMs - (s.lastHeardMs.get(id) ?? Number.NEGATIVE_INFINITY)
+  const matchOf = (id: NodeId) => s.match.get(id) ?? 0
+  let candidates = s.isr.filter((id) => id !== self && !skip.has(id))
+  if (candidates.length === 0) {
+    skip.clear() // every one was tried: go round again
+    candidates = s.isr.filter((id) => id !== self)
+  }
+  candidates.sort((x, y) => matchOf(y) - matchOf(x) || heardAgo(x) - heardAgo(y))
+  const best = candidates[0] === undefined ? 0 : matchOf(candidates[0])
+  const preferredFits =
+    preferred !== undefined &&
+    candidates.includes(preferred) &&
+    heardAgo(preferred) <= recentMs &&
+    matchOf(preferred) === best
+  return preferredFits ? preferred : candidates[0]
 }

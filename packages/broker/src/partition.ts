@@ -263,6 +263,10 @@ export class Partition {
     }
     const checked = validateProducedBatch(batch, { batchBytesMax: this.config.maxMessageBytes })
     if (!checked.ok) throw new HostError('CORRUPT_MESSAGE', checked.reason)
+    // Leadership is moving (handed off from here, or this node campaigns): wait for it (bounded),
+    // before any offset is taken, so that the batch is appended here or the answer names the new
+    // leader and the producer resends there at once (KIP-951).
+    if (this.host.leadershipChanging(this.group)) await this.host.leadershipSettled(this.group)
     const term = await this.leaderTerm()
     const status = this.host.status(this.group)!
     if (acks === -1 && status.isr.length < this.config.minInsyncReplicas) {
@@ -392,7 +396,7 @@ export class Partition {
   private async leaderTerm(): Promise<number> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const status = this.host.status(this.group)
-      if (status?.role !== 'leader') throw new NotLeaderError(this.group, status?.leaderId ?? 0)
+      if (status?.role !== 'leader') throw NotLeaderError.hinted(this.group, this.host.leaderHint(this.group))
       if (this.logEndTerm === status.term) return status.term
       this.recovering ??= this.recoverLogEnd(status.term).finally(() => {
         this.recovering = null

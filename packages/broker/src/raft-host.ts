@@ -15,6 +15,7 @@ import {
   type GroupId,
   type Membership,
   type MembershipChange,
+  NONE,
   type NodeId,
   type RaftMessage,
   RaftNode,
@@ -43,16 +44,37 @@ export interface RaftHostOptions {
 
 export const DEFAULT_TICK_MS = 100
 const WAITERS_PER_GROUP_MAX = 100_000
+/**
+ * How long a produce waits for a leadership change under way here (a hand-off, an election) to
+ * end before it is answered: about Raft's own bound, an election timeout (10 ticks of 100 ms),
+ * after which a leader gives a hand-off up and a candidate campaigns again.
+ */
+export const LEADERSHIP_WAIT_MS_MAX = 1000
 
-/** Kafka's NOT_LEADER_OR_FOLLOWER: this node does not lead the group (any more); `leaderId` may. */
+/**
+ * Kafka's NOT_LEADER_OR_FOLLOWER: this node does not lead the group (any more); `leaderId` may,
+ * in term `leaderEpoch` (0: unknown).
+ */
 export class NotLeaderError extends Error {
   readonly code = 'NOT_LEADER_OR_FOLLOWER'
   constructor(
     readonly group: GroupId,
     readonly leaderId: NodeId,
+    readonly leaderEpoch = 0,
   ) {
     super(`node does not lead group ${group}${leaderId ? `; node ${leaderId} does` : ''}`)
   }
+
+  /** Who this node believes leads `group`, and in which term, as its answer to a request. */
+  static hinted(group: GroupId, hint: LeaderHint): NotLeaderError {
+    return new NotLeaderError(group, hint.leaderId, hint.leaderEpoch)
+  }
+}
+
+/** The leader a node names for a group it does not lead, with its term; leaderId 0: none known. */
+export interface LeaderHint {
+  leaderId: NodeId
+  leaderEpoch: number
 }
 
 export class HostError extends Error {
@@ -88,9 +110,18 @@ interface Hosted {
   localWaiters: Waiter[]
   /** The last entry handed to the committed handlers. */
   appliedIndex: number
+  /** The last hand-off started here: where leadership went, from which term. */
+  handOff: { to: NodeId; term: number } | null
+  /** Produces waiting for the leadership change under way here to end (one shared wait per group). */
+  leadershipWait: { settled: Promise<void>; resolve: () => void; timer: NodeJS.Timeout } | null
 }
 
 export type CommittedHandler = (group: GroupId, entries: Entry[]) => void
+
+/** A hand-off from this node, or an election by it, is under way. */
+function changing(raft: RaftNode): boolean {
+  return raft.leadTransferee !== NONE || raft.role === 'candidate'
+}
 
 export class RaftHost {
   private readonly groups = new Map<GroupId, Hosted>()
@@ -146,6 +177,8 @@ export class RaftHost {
       waiters: [],
       localWaiters: [],
       appliedIndex: 0,
+      handOff: null,
+      leadershipWait: null,
     })
     this.schedule(group)
   }
@@ -223,8 +256,64 @@ export class RaftHost {
     const g = this.groups.get(group)
     if (!g) return false
     const ok = g.raft.transferLeadership(to).ok
+    if (ok) g.handOff = { to, term: g.raft.term }
     this.schedule(group)
     return ok
+  }
+
+  /**
+   * True while the leadership of `group` is changing here: this node leads it and hands it to
+   * another node, or campaigns for it (a candidate: past pre-vote, or called by a hand-off).
+   */
+  leadershipChanging(group: GroupId): boolean {
+    const g = this.groups.get(group)
+    return g !== undefined && changing(g.raft)
+  }
+
+  /**
+   * Resolves once the leadership of `group` is not changing here any more — the hand-off completed
+   * or was given up, the election won or lost — or after {@link LEADERSHIP_WAIT_MS_MAX}. A produce
+   * waits here before it takes offsets, so that its answer is an append, or names the new leader
+   * (KIP-951), instead of sending the client round its retry backoff and a metadata refresh.
+   */
+  leadershipSettled(group: GroupId): Promise<void> {
+    const g = this.groups.get(group)
+    if (!g || !changing(g.raft) || this.closed) return Promise.resolve()
+    if (g.leadershipWait) return g.leadershipWait.settled
+    let resolve!: () => void
+    const settled = new Promise<void>((r) => {
+      resolve = r
+    })
+    const timer = setTimeout(() => this.endLeadershipWait(g), LEADERSHIP_WAIT_MS_MAX)
+    g.leadershipWait = { settled, resolve, timer }
+    return settled
+  }
+
+  /**
+   * The node a client should try for `group`: the leader this node knows of, else — right after
+   * it handed leadership off and before the new leader's first message — the node it handed it to.
+   * 0 when it knows neither.
+   */
+  leaderHint(group: GroupId): LeaderHint {
+    const g = this.groups.get(group)
+    return g ? this.hintFor(g) : { leaderId: NONE, leaderEpoch: 0 }
+  }
+
+  private hintFor(g: Hosted): LeaderHint {
+    const r = g.raft
+    if (r.leaderId !== NONE) return { leaderId: r.leaderId, leaderEpoch: r.term }
+    // Stepped down for the hand-off's election (term + 1), which its target called.
+    if (r.role !== 'leader' && g.handOff !== null && r.term === g.handOff.term + 1)
+      return { leaderId: g.handOff.to, leaderEpoch: r.term }
+    return { leaderId: NONE, leaderEpoch: 0 }
+  }
+
+  private endLeadershipWait(g: Hosted): void {
+    const w = g.leadershipWait
+    if (!w) return
+    g.leadershipWait = null
+    clearTimeout(w.timer)
+    w.resolve()
   }
 
   status(group: GroupId) {
@@ -250,6 +339,7 @@ export class RaftHost {
     for (const unsubscribe of this.unsubscribe) unsubscribe()
     await Promise.all([this.applyChain.catch(() => undefined), this.syncChain.catch(() => undefined)])
     for (const g of this.groups.values()) {
+      this.endLeadershipWait(g)
       for (const w of [...g.waiters, ...g.localWaiters]) w.reject(new NotLeaderError(g.id, 0))
       g.waiters = []
       g.localWaiters = []
@@ -309,6 +399,7 @@ export class RaftHost {
     for (const id of this.dirty) {
       const g = this.groups.get(id)
       const rd = g?.raft.ready()
+      if (g?.leadershipWait && !changing(g.raft)) this.endLeadershipWait(g)
       if (!g || !rd) continue
       for (const m of rd.messages) out.push(m)
       this.answerWaiters(g, rd, g.appliedIndex)
@@ -393,7 +484,7 @@ export class RaftHost {
       } else {
         // Leadership moved: the entries may still commit under the next leader, or not. The
         // answer is Kafka's, and an idempotent producer's retry resolves the doubt.
-        w.reject(new NotLeaderError(g.id, rd.leaderId))
+        w.reject(NotLeaderError.hinted(g.id, this.hintFor(g)))
       }
     }
     if (k > 0) g.waiters.splice(0, k)

@@ -88,6 +88,8 @@ export class ProducerBatch {
   bytes: Uint8Array | null = null
   /** Sends so far. */
   attempts = 0
+  /** Retries sent at once to the leader a NOT_LEADER_OR_FOLLOWER answer named (KIP-951). */
+  hintedRetries = 0
   /** Sent again after a failure: its partition sends one batch at a time until it is acknowledged. */
   isRetry = false
   retryAtMs = 0

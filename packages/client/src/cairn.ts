@@ -93,11 +93,15 @@ export class Cairn {
             baseOffset: p.baseOffset,
             logStartOffset: p.logStartOffset,
             ...(p.message !== undefined && { errorMessage: p.message }),
+            ...(p.leaderId > 0 && { leaderId: p.leaderId }),
+            ...(p.leaderId > 0 && p.leaderEpoch !== undefined && { leaderEpoch: p.leaderEpoch }),
           }
         })
       },
       partitionCount: (topic) => cluster.topic(topic)?.partitions.length,
       leaderFor: (topic, partition) => cluster.leaderOf(topic, partition) || undefined,
+      noteLeader: (topic, partition, leaderId, leaderEpoch) =>
+        cluster.noteLeader(topic, partition, leaderId, leaderEpoch),
       async refreshMetadata(topics) {
         await cluster.refreshMetadata([...topics])
       },

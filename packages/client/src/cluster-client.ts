@@ -31,6 +31,19 @@ export interface PartitionInfo extends PartitionMetadata {
 
 /** How long a metadata refresh waits for each node. */
 export const METADATA_WAIT_MS = 2000
+/**
+ * How long a leader named in a produce answer (KIP-951) outranks metadata answers of an older
+ * epoch: a refresh under way when leadership moved can still bring the old leader back.
+ */
+export const LEADER_HINT_TTL_MS = 2000
+
+interface LeaderHint {
+  topic: string
+  partition: number
+  leaderId: number
+  leaderEpoch: number
+  atMs: number
+}
 
 /** Errors after which the metadata is stale and the request may succeed elsewhere or later. */
 const RETRIABLE = new Set([
@@ -51,6 +64,8 @@ export class ClusterClient {
   private readonly connections = new Map<string, Promise<Connection>>()
   private brokers = new Map<number, string>()
   private topics = new Map<string, TopicMetadata>()
+  /** By topic and partition; at most one per cached partition, dropped once metadata catches up. */
+  private readonly leaderHints = new Map<string, LeaderHint>()
   controllerId = 0
   private closed = false
 
@@ -117,8 +132,26 @@ export class ClusterClient {
     }
     const merged = mergeMetadata(answers)
     if (merged.controllerId) this.controllerId = merged.controllerId
+    this.keepNewerHints(merged)
     for (const t of merged.topics) this.topics.set(t.name, t)
     return merged
+  }
+
+  /** A hinted leader of a newer epoch than the refresh's answer stays, until the hint is old. */
+  private keepNewerHints(merged: MetadataResponse): void {
+    const now = Date.now()
+    for (const [key, h] of this.leaderHints) {
+      const t = merged.topics.find((x) => x.name === h.topic)
+      if (!t) continue
+      const k = t.partitions.findIndex((x) => x.partition === h.partition)
+      const p = t.partitions[k]
+      const caughtUp =
+        p === undefined ||
+        p.leaderEpoch > h.leaderEpoch ||
+        (p.leaderEpoch === h.leaderEpoch && p.leaderId !== 0)
+      if (caughtUp || now - h.atMs > LEADER_HINT_TTL_MS) this.leaderHints.delete(key)
+      else t.partitions[k] = { ...p, leaderId: h.leaderId, leaderEpoch: h.leaderEpoch }
+    }
   }
 
   /** Metadata from each of `addresses`; a node that does not answer soon (stopped, partitioned) holds up none. */
@@ -173,6 +206,34 @@ export class ClusterClient {
     const p = partitions[partition]
     if (p !== undefined && p.partition === partition) return p.leaderId
     return partitions.find((x) => x.partition === partition)?.leaderId ?? 0
+  }
+
+  /**
+   * A node named `leaderId` as the leader of `topic`-`partition` (a NOT_LEADER_OR_FOLLOWER answer's
+   * hint, KIP-951), in epoch `leaderEpoch` (0: not said): the cache routes the partition there,
+   * and metadata answers of an older epoch do not undo it for {@link LEADER_HINT_TTL_MS}. True if
+   * the cache routes it there now; false if that node's address is unknown, the partition is not
+   * cached, or the cache knows a newer leader.
+   */
+  noteLeader(topic: string, partition: number, leaderId: number, leaderEpoch = 0): boolean {
+    if (!this.brokers.has(leaderId)) return false
+    const partitions = this.topics.get(topic)?.partitions
+    const k = partitions?.findIndex((p) => p.partition === partition) ?? -1
+    const p = partitions?.[k]
+    if (!partitions || !p) return false
+    if (leaderEpoch > 0 && leaderEpoch < p.leaderEpoch) return p.leaderId === leaderId
+    // Replaced, not changed in place: an answer already handed out keeps what it said.
+    if (p.leaderId !== leaderId || leaderEpoch > p.leaderEpoch)
+      partitions[k] = { ...p, leaderId, leaderEpoch: Math.max(leaderEpoch, p.leaderEpoch) }
+    if (leaderEpoch > 0)
+      this.leaderHints.set(`${topic}\u0000${partition}`, {
+        topic,
+        partition,
+        leaderId,
+        leaderEpoch,
+        atMs: Date.now(),
+      })
+    return true
   }
 
   /** Sends to the controller, following NOT_CONTROLLER and connection failures; bounded. */

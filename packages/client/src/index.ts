@@ -50,6 +50,7 @@ export { type Clock, seededRandom, settle, systemClock, type TimerHandle, Virtua
 export {
   ClusterClient,
   type ClusterClientOptions,
+  LEADER_HINT_TTL_MS,
   mergeMetadata,
   type PartitionInfo,
 } from './cluster-client.js'
@@ -110,6 +111,7 @@ export {
 export {
   type Bytes,
   createProducer,
+  LEADER_HINT_RETRIES_MAX,
   type Message,
   type ProduceBatch,
   type ProduceBatchResult,

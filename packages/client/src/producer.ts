@@ -69,6 +69,10 @@ export interface ProduceBatchResult {
   /** The partition's log start offset: tells UNKNOWN_PRODUCER_ID after retention from data loss. */
   logStartOffset?: number
   errorMessage?: string
+  /** With NOT_LEADER_OR_FOLLOWER: the node the broker says leads the partition now (KIP-951); absent or 0 if unknown. */
+  leaderId?: number
+  /** That leader's epoch, if the broker said. */
+  leaderEpoch?: number
 }
 
 export interface ProduceOptions {
@@ -98,6 +102,11 @@ export interface ProducerIo {
   availablePartitions?(topic: string): readonly number[]
   /** Fetch fresh metadata (at least for `topics`); resolve when the cache is updated. */
   refreshMetadata(topics: readonly string[]): Promise<void>
+  /**
+   * A broker named `leaderId` as the partition's leader (KIP-951): update the cache. True if the
+   * cache routes the partition to that node now (false: its address is unknown, say).
+   */
+  noteLeader?(topic: string, partition: number, leaderId: number, leaderEpoch?: number): boolean
   /**
    * Required with idempotence: a producer id and epoch (Kafka's InitProducerId). `current` is the
    * id in use when the producer must bump its epoch after a failed batch (KIP-360); null at start.
@@ -147,6 +156,11 @@ function toBytes(value: Bytes | null | undefined, what: string): Uint8Array | nu
 
 /** Shared by every record without headers: read only, never mutated. */
 const noHeaders: RecordHeader[] = []
+/**
+ * Retries per batch that go at once to the leader a NOT_LEADER_OR_FOLLOWER answer named (KIP-951);
+ * after these, the usual backoff.
+ */
+export const LEADER_HINT_RETRIES_MAX = 3
 
 function toHeaders(headers: Message['headers']): RecordHeader[] {
   if (headers === undefined) return noHeaders
@@ -805,7 +819,7 @@ export class Producer {
           'no answer for this batch',
           now,
         )
-      else this.onBatchResult(batch, result, now)
+      else this.onBatchResult(batch, result, now, request.nodeId)
     }
     this.schedulePump()
   }
@@ -819,7 +833,7 @@ export class Producer {
     this.schedulePump()
   }
 
-  private onBatchResult(batch: ProducerBatch, result: ProduceBatchResult, now: number): void {
+  private onBatchResult(batch: ProducerBatch, result: ProduceBatchResult, now: number, nodeId: number): void {
     const code = result.errorCode
     // A duplicate is a batch the broker already has: a success (offsets −1 if it did not say).
     if (code === 0 || code === ProducerErrorCode.DUPLICATE_SEQUENCE_NUMBER.code)
@@ -828,7 +842,23 @@ export class Producer {
       return this.onOutOfOrderSequence(batch, result, now)
     if (this.config.idempotent && code === ProducerErrorCode.UNKNOWN_PRODUCER_ID.code)
       return this.onUnknownProducerId(batch, result, now)
+    if (code === ErrorCode.NOT_LEADER_OR_FOLLOWER.code && this.followLeaderHint(batch, result, nodeId))
+      return this.retryOrFail(batch, classifyProduceError(code), result.errorMessage, now, 'at once')
     this.retryOrFail(batch, classifyProduceError(code), result.errorMessage, now)
+  }
+
+  /**
+   * KIP-951: NOT_LEADER_OR_FOLLOWER named another node as the leader. The cache takes it, and the
+   * batch goes there at once — no backoff, no wait for a metadata refresh (one still runs behind
+   * it) — at most {@link LEADER_HINT_RETRIES_MAX} times per batch, so two nodes that each name the
+   * other (a hand-off under way) cost a few round trips, then the usual backoff.
+   */
+  private followLeaderHint(batch: ProducerBatch, result: ProduceBatchResult, nodeId: number): boolean {
+    const leaderId = result.leaderId ?? 0
+    if (leaderId <= 0 || leaderId === nodeId || batch.hintedRetries >= LEADER_HINT_RETRIES_MAX) return false
+    if (!this.io.noteLeader?.(batch.topic, batch.partition, leaderId, result.leaderEpoch)) return false
+    batch.hintedRetries++
+    return true
   }
 
   /**
@@ -885,6 +915,7 @@ export class Producer {
     d: ErrorDisposition,
     detail: string | undefined,
     now: number,
+    when: 'after backoff' | 'at once' = 'after backoff',
   ): void {
     batch.lastError = describe(d.error, detail)
     if (d.maybeWritten) batch.maybeWritten = true
@@ -911,15 +942,20 @@ export class Producer {
           `Expiring ${batch.recordCount} record(s) for ${tp}: ${elapsedMs} ms has passed since batch creation (delivery.timeout.ms ${this.config.deliveryTimeoutMs}); last error: ${batch.lastError}`,
         ),
       )
-    const backoffMs = retryBackoffMs(
-      batch.attempts,
-      this.config.retryBackoffMs,
-      this.config.retryBackoffMaxMs,
-      this.random,
-    )
+    const backoffMs =
+      when === 'at once'
+        ? 0
+        : retryBackoffMs(
+            batch.attempts,
+            this.config.retryBackoffMs,
+            this.config.retryBackoffMaxMs,
+            this.random,
+          )
     this.accumulator.requeue(batch, now + backoffMs)
     const pq = this.accumulator.partitionQueue(batch.topic, batch.partition)
-    if (d.refreshMetadata)
+    // After a leader hint the cache is current enough to send; the refresh catches up behind it.
+    if (d.refreshMetadata && when === 'at once') this.requestMetadata(batch.topic)
+    else if (d.refreshMetadata)
       pq.staleUntilGeneration = Math.max(pq.staleUntilGeneration, this.requestMetadata(batch.topic))
     if (d.error.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code) pq.awaitingTopicCheck = true
   }

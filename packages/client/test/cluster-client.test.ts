@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { MetadataResponse, PartitionMetadata } from '@cairn/protocol'
-import { ClusterClient, type Connection, mergeMetadata } from '../src/index.js'
+import { ClusterClient, type Connection, LEADER_HINT_TTL_MS, mergeMetadata } from '../src/index.js'
 
 function partition(p: number, leaderId: number): PartitionMetadata {
   return {
@@ -48,6 +48,57 @@ describe('leaderOf', () => {
       [0, 2, 0],
     )
     assert.equal(client.leaderOf('unknown', 0), 0)
+  })
+})
+
+describe('noteLeader: the leader a NOT_LEADER_OR_FOLLOWER answer names (KIP-951)', () => {
+  const answering = (leaderId: number, leaderEpoch: number) => {
+    let answer = { leaderId, leaderEpoch }
+    const conn = {
+      request: async () =>
+        ({
+          clusterId: 'c',
+          controllerId: 1,
+          brokers: [1, 2, 3].map((nodeId) => ({ nodeId, host: `n${nodeId}`, port: 1 })),
+          topics: [
+            {
+              name: 't',
+              error: null,
+              partitions: [{ ...partition(0, answer.leaderId), leaderEpoch: answer.leaderEpoch }],
+            },
+          ],
+        }) as MetadataResponse,
+      close: () => undefined,
+    } as unknown as Connection
+    const client = new ClusterClient({ bootstrap: ['n1:1'] })
+    client.connection = async () => conn
+    return { client, answer: (id: number, epoch: number) => (answer = { leaderId: id, leaderEpoch: epoch }) }
+  }
+
+  it('routes there at once and outlasts metadata answers of an older epoch, until metadata catches up', async () => {
+    const { client, answer } = answering(1, 4)
+    await client.refreshMetadata()
+    assert.equal(client.noteLeader('t', 0, 2, 5), true)
+    assert.equal(client.leaderOf('t', 0), 2)
+    await client.refreshMetadata() // an answer from before the move: leader 1, epoch 4
+    assert.equal(client.leaderOf('t', 0), 2, 'the hint of epoch 5 stays')
+    answer(3, 6)
+    await client.refreshMetadata()
+    assert.equal(client.leaderOf('t', 0), 3, 'a newer epoch wins over the hint')
+    assert.equal(client.noteLeader('t', 0, 2, 5), false, 'an older hint changes nothing')
+    assert.equal(client.leaderOf('t', 0), 3)
+    assert.equal(client.noteLeader('t', 0, 9, 7), false, 'a node without a known address')
+    assert.equal(client.noteLeader('t', 5, 2, 7), false, 'a partition not in the cache')
+  })
+
+  it(`gives a hint up after ${LEADER_HINT_TTL_MS} ms if metadata never confirms it`, async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 })
+    const { client } = answering(1, 4)
+    await client.refreshMetadata()
+    client.noteLeader('t', 0, 2, 5)
+    t.mock.timers.tick(LEADER_HINT_TTL_MS + 1)
+    await client.refreshMetadata()
+    assert.equal(client.leaderOf('t', 0), 1)
   })
 })
 

@@ -57,8 +57,8 @@ interface ProducerPartitionState {
 
 /** What the broker does with one batch of a request, decided by a test. */
 export type BatchFault =
-  /** Refuse the batch with this error, appending nothing. */
-  | { errorCode: number; logStartOffset?: number }
+  /** Refuse the batch with this error, appending nothing (naming a leader, if `leaderId`). */
+  | { errorCode: number; logStartOffset?: number; leaderId?: number }
   /** Append normally (the default). */
   | undefined
 
@@ -97,6 +97,8 @@ export class FakeCluster {
   batchFault: (call: ProduceCall, batch: ProduceBatch, index: number) => BatchFault = () => undefined
   /** Whether requests are answered at all (false: they hang, as to a dead node). */
   answering = true
+  /** NOT_LEADER_OR_FOLLOWER names the partition's leader, as Cairn's broker does (KIP-951). */
+  hintLeaders = false
   /**
    * Accept any first sequence from a producer the partition has no state for, as Kafka ≥ 2.5 and
    * Cairn's broker do (state may have been removed by retention). Off: a new producer must start at 0.
@@ -132,6 +134,12 @@ export class FakeCluster {
     sender: (nodeId, batches, options) => this.produce(nodeId, batches, options),
     partitionCount: (topic) => this.cache.get(topic)?.length,
     leaderFor: (topic, partition) => this.cache.get(topic)?.[partition],
+    noteLeader: (topic, partition, leaderId) => {
+      const cached = this.cache.get(topic)
+      if (cached === undefined || partition >= cached.length) return false
+      cached[partition] = leaderId
+      return true
+    },
     refreshMetadata: async (topics) => {
       this.refreshes.push({ atMs: this.clock.now(), topics })
       this.cache.clear()
@@ -174,7 +182,12 @@ export class FakeCluster {
     const leaders = this.leaders.get(batch.topic)
     if (leaders === undefined || batch.partition >= leaders.length)
       return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code }
-    if (leaders[batch.partition] !== call.nodeId) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER.code }
+    const leader = leaders[batch.partition]
+    if (leader !== call.nodeId)
+      return {
+        errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER.code,
+        ...(this.hintLeaders && leader !== undefined && { leaderId: leader }),
+      }
     const fault = this.batchFault(call, batch, index)
     if (fault !== undefined) return fault
     const decoded = this.recording ? decodeRecords(batch.bytes) : wrapHeader(readBatchHeader(batch.bytes))

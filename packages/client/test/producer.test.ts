@@ -4,6 +4,7 @@ import { ErrorCode, partitionForKey } from '@cairn/protocol'
 import {
   BufferExhaustedError,
   DeliveryTimeoutError,
+  LEADER_HINT_RETRIES_MAX,
   ProduceError,
   Producer,
   ProducerClosedError,
@@ -169,6 +170,50 @@ describe('per-partition order under retries', () => {
     assert.ok(retry > 0 && events.slice(0, retry).includes('refresh'), events.join('; '))
     const toNode2 = events.filter((e) => e.startsWith('produce to 2'))
     assert.equal(toNode2[0], 'produce to 2: 1', 'nothing overtakes the retried batch')
+  })
+
+  it('NOT_LEADER_OR_FOLLOWER naming the new leader (KIP-951): the batch goes there at once, without a backoff or a refresh first', async () => {
+    const { clock, cluster } = setup()
+    cluster.responseDelayMs = 10
+    cluster.hintLeaders = true
+    const producer = await warmedUp(cluster, clock, { 'linger.ms': 0, 'retry.backoff.ms': 100 })
+    cluster.leaders.set('t', [2]) // the producer's cache still says node 1
+    const sent = outcome(producer.send({ topic: 't', messages: [{ value: 'moved' }] }))
+    await clock.runUntil(() => sent.done, 1_000)
+    assert.ok(sent.value, `acknowledged: ${sent.error}`)
+    const [first, second, ...rest] = cluster.calls
+    assert.deepEqual(
+      [first?.nodeId, second?.nodeId, rest.length],
+      [1, 2, 0],
+      'refused by node 1, then sent to node 2, once',
+    )
+    assert.equal(second!.atMs - first!.atMs, cluster.responseDelayMs, 'resent as soon as the answer came')
+    assert.deepEqual(values(cluster), ['warm-up', 'moved'])
+  })
+
+  it(`follows leader hints at most ${LEADER_HINT_RETRIES_MAX} times per batch, then backs off`, async () => {
+    // Two nodes that name each other (a hand-off under way): a few round trips, then the backoff.
+    const { clock, cluster } = setup()
+    cluster.responseDelayMs = 10
+    cluster.hintLeaders = true
+    const producer = await warmedUp(cluster, clock, { 'linger.ms': 0, 'retry.backoff.ms': 100 })
+    const lies = LEADER_HINT_RETRIES_MAX + 2
+    cluster.batchFault = (call) =>
+      call.n < lies ? { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER.code, leaderId: 2 } : undefined
+    const sent = outcome(producer.send({ topic: 't', messages: [{ value: 'x' }] }))
+    await clock.runUntil(() => sent.done, 5_000)
+    assert.ok(sent.value, `acknowledged: ${sent.error}`)
+    // Node 1 names 2, node 2 names 1 (the truth), and so on; each resend is a hinted retry.
+    const gaps = cluster.calls.slice(1).map((c, i) => c.atMs - cluster.calls[i]!.atMs)
+    assert.deepEqual(
+      gaps.slice(0, LEADER_HINT_RETRIES_MAX),
+      Array(LEADER_HINT_RETRIES_MAX).fill(cluster.responseDelayMs),
+      `the first ${LEADER_HINT_RETRIES_MAX} resends go as soon as the answer comes: ${gaps}`,
+    )
+    assert.ok(
+      gaps[LEADER_HINT_RETRIES_MAX]! >= 0.8 * 100 + cluster.responseDelayMs,
+      `then a backoff of retry.backoff.ms (±20 %): ${gaps}`,
+    )
   })
 
   it('later batches in flight with the failed one are refused out of order and resent after it', async () => {

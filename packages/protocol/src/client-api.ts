@@ -73,6 +73,8 @@ export interface ProducePartitionResponse {
   logStartOffset: number
   /** When the error is NOT_LEADER_OR_FOLLOWER: who leads, if known (0 otherwise). */
   leaderId: number
+  /** With a leaderId on NOT_LEADER_OR_FOLLOWER: that leader's epoch (KIP-951's CurrentLeader). */
+  leaderEpoch?: number
 }
 
 export interface ProduceResponse {

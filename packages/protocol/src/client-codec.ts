@@ -400,6 +400,7 @@ const responseSchemas: { readonly [A in ApiName]: Schema<ApiResponse<A>> } = {
         baseOffset: offsetOrNone,
         logStartOffset: offsetOrNone,
         leaderId,
+        leaderEpoch: optional(int(0, safeMax)),
       }),
     ),
   }),

@@ -263,6 +263,7 @@ const responseArbs: { [A in ApiName]: fc.Arbitrary<ApiResponse<A>> } = {
           baseOffset: offsetOrNoneArb,
           logStartOffset: offsetOrNoneArb,
           leaderId: leaderIdArb,
+          leaderEpoch: fc.nat(),
         },
         { requiredKeys: ['partition', 'error', 'baseOffset', 'logStartOffset', 'leaderId'] },
       ),

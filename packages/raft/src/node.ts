@@ -12,7 +12,7 @@ import {
 } from './core.js'
 import { collectReady, raftMachine } from './machine.js'
 import type { MembershipChange } from './membership.js'
-import type { Membership, NodeId, RaftMessage } from './types.js'
+import { type Membership, NONE, type NodeId, type RaftMessage } from './types.js'
 
 export interface ReplicaStatus {
   id: NodeId
@@ -31,6 +31,8 @@ export interface ReplicaStatus {
   /** On a leader: when it last heard from each member (its clock). */
   lastHeardMs: Map<NodeId, number>
   quiesced: boolean
+  /** On a leader handing off: the node leadership is moving to; NONE otherwise. */
+  leadTransferee: NodeId
 }
 
 /**
@@ -70,6 +72,11 @@ export class RaftNode {
 
   get leaderId(): NodeId {
     return this.context.leaderId
+  }
+
+  /** On a leader handing off (TransferLeadership): the node leadership is moving to; NONE otherwise. */
+  get leadTransferee(): NodeId {
+    return this.context.role === 'leader' ? this.context.leadTransferee : NONE
   }
 
   /** Idle: ticks do nothing, and the driver may skip them (see RaftOptions.quiesce). */
@@ -145,6 +152,7 @@ export class RaftNode {
       lastHeardMs: new Map([...c.progress].map(([id, p]) => [id, p.lastHeardMs])),
       match,
       quiesced: c.quiesced,
+      leadTransferee: c.role === 'leader' ? c.leadTransferee : NONE,
     }
   }
 
