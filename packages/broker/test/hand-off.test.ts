@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { encodeRecordBatch } from '@cairn/protocol'
 import {
   type CairnNode,
   handOffTarget,
@@ -17,7 +16,7 @@ import {
   NotLeaderError,
   type PeerAddress,
 } from '../src/index.js'
-import { Client, startNodes, waitFor } from './helpers.js'
+import { Client, leaderAmong, oneRecordBatch, startNodes, waitFor } from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'cairn-hand-off-'))
 const nodes: CairnNode[] = []
@@ -27,14 +26,8 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-const leaderOf = (topic: string, partition: number) =>
-  nodes.find((n) => {
-    const p = n.partition(topic, partition)
-    return p && n.host.status(p.group)?.role === 'leader'
-  })
-
-const batch = (v: string) =>
-  encodeRecordBatch({ records: [{ key: null, value: new TextEncoder().encode(v), timestamp: Date.now() }] })
+const leaderOf = (topic: string, partition: number) => leaderAmong(nodes, topic, partition)
+const batch = oneRecordBatch
 
 describe('hand-off', () => {
   it('a produce during a hand-off waits for it, then names the new leader and its epoch', async () => {

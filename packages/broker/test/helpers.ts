@@ -5,6 +5,7 @@ import {
   type ApiRequest,
   type ApiResponse,
   decodeResponseById,
+  encodeRecordBatch,
   encodeRequest,
 } from '@cairn/protocol'
 import WebSocket from 'ws'
@@ -39,6 +40,18 @@ export async function startNodes(
   await waitFor('a controller', () => nodes.some((n) => n.isController()))
   return { peers, nodes }
 }
+
+/** The node among `nodes` whose replica of `topic`-`partition` leads, if one does. */
+export function leaderAmong(nodes: CairnNode[], topic: string, partition: number): CairnNode | undefined {
+  return nodes.find((n) => {
+    const p = n.partition(topic, partition)
+    return p !== undefined && n.host.status(p.group)?.role === 'leader'
+  })
+}
+
+/** A record batch of one record, value `v`, as a producer sends it. */
+export const oneRecordBatch = (v: string): Uint8Array =>
+  encodeRecordBatch({ records: [{ key: null, value: new TextEncoder().encode(v), timestamp: Date.now() }] })
 
 /** Polls `probe` until it gives a value (not undefined, not false), failing after `timeoutMs`. */
 export async function waitFor<T>(

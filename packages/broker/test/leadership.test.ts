@@ -7,9 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { encodeRecordBatch } from '@cairn/protocol'
 import type { CairnNode } from '../src/index.js'
-import { startNodes, waitFor } from './helpers.js'
+import { leaderAmong, oneRecordBatch, startNodes, waitFor } from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'cairn-leadership-'))
 const nodes: CairnNode[] = []
@@ -18,14 +17,8 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-const leaderOf = (topic: string, partition: number) =>
-  nodes.find((n) => {
-    const p = n.partition(topic, partition)
-    return p && n.host.status(p.group)?.role === 'leader'
-  })
-
-const batch = (v: string) =>
-  encodeRecordBatch({ records: [{ key: null, value: new TextEncoder().encode(v), timestamp: Date.now() }] })
+const leaderOf = (topic: string, partition: number) => leaderAmong(nodes, topic, partition)
+const batch = oneRecordBatch
 
 describe('leadership', () => {
   it('restores preferred leaders, hands off on a clean stop, and reports in /metrics', async (t) => {

@@ -9,9 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { encodeRecordBatch } from '@cairn/protocol'
 import type { CairnNode } from '../src/index.js'
-import { startNodes, waitFor } from './helpers.js'
+import { leaderAmong, oneRecordBatch, startNodes, waitFor } from './helpers.js'
 
 const PARTITIONS = 24
 const TICK_MS = 20
@@ -22,15 +21,13 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-const batch = (v: string) =>
-  encodeRecordBatch({ records: [{ key: null, value: new TextEncoder().encode(v), timestamp: Date.now() }] })
+const batch = oneRecordBatch
 
 const statusOf = (n: CairnNode, partition: number) => {
   const p = n.partition('idle', partition)
   return p ? n.host.status(p.group) : undefined
 }
-const leaderOf = (partition: number, among = nodes) =>
-  among.find((n) => statusOf(n, partition)?.role === 'leader')
+const leaderOf = (partition: number, among = nodes) => leaderAmong(among, 'idle', partition)
 /** Every group every node hosts: the topic's, the controller's, `__consumer_offsets`'. */
 const allQuiesced = (among = nodes) =>
   among.every((n) => n.host.groupIds().every((g) => n.host.status(g)?.quiesced))
