@@ -4,7 +4,8 @@
  * ticks, proposals, loads) marks groups dirty; one turn then takes each dirty group's Ready,
  * hands all outgoing messages to the transport (one frame per peer), and makes every group's
  * writes durable with ONE flush of the store (one LevelDB batch, one fsync). When the flush lands,
- * each group advances. Committed entries are applied, and proposals waiting for their commit
+ * each group advances and a turn runs right there, so what waited for that flush (a follower's
+ * acknowledgement) leaves in the callback that learned it is durable. Committed entries are applied, and proposals waiting for their commit
  * answered (acks=all), in order after the applies before them — without waiting for this turn's
  * flush, since a quorum already holds them durable; only a membership change waits for it, so
  * that a restarted node never knows an older commit index than the last membership it applied.
@@ -386,11 +387,16 @@ export class RaftHost {
     if (group !== undefined) this.dirty.add(group)
     if (this.scheduled || this.closed) return
     this.scheduled = true
-    setImmediate(() => this.turn())
+    setImmediate(this.scheduledTurn)
   }
 
-  private turn(): void {
+  private readonly scheduledTurn = (): void => {
     this.scheduled = false
+    this.turn()
+  }
+
+  /** Runs the groups marked dirty now; called on setImmediate, or right after a flush lands. */
+  private turn(): void {
     if (this.closed || this.failed) return
     const out: RaftMessage[] = []
     const syncs: { g: Hosted; sync: SyncMarker }[] = []
@@ -411,7 +417,9 @@ export class RaftHost {
     this.counters.turns++
     if (out.length > 0) {
       this.counters.messagesOut += out.length
+      // Sent now, not at the end of the transport's own turn: this turn is the batch already.
       this.options.transport.send(out)
+      this.options.transport.flush()
     }
     // One flush for every group of the node (group commit); advances wait for the writes they follow.
     const flushed = syncs.length > 0 ? this.flush() : this.lastFlush
@@ -447,7 +455,9 @@ export class RaftHost {
       this.answerLocalWaiters(g, sync)
       this.dirty.add(g.id)
     }
-    this.schedule()
+    // What waited for this flush (a follower's acknowledgement, the leader's own vote in the
+    // quorum) goes out from the callback that learned it is durable, not a turn later.
+    this.turn()
   }
 
   private applyAll(applies: { g: Hosted; committed: Entry[] }[]): void {

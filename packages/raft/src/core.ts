@@ -720,12 +720,19 @@ export function broadcastAppend(c: RaftContext): void {
   for (const p of c.progress.values()) if (p.id !== c.id) sendAppend(c, p, true)
 }
 
-/** Once per Ready: one AppendEntries per follower carries every entry appended since the last. */
+/**
+ * Once per Ready: one AppendEntries per follower carries every entry appended since the last.
+ * A commit index alone rides on the next append or heartbeat instead of an append of its own
+ * (which every follower would fsync and answer, once per write): only a committed membership
+ * change goes at once, so that followers apply it without waiting for a tick.
+ */
 export function flushAppends(c: RaftContext): void {
   const last = lastIndex(c)
   for (const p of c.progress.values()) {
     if (p.id === c.id) continue
-    if (p.next <= last || p.sentCommit < Math.min(c.commit, p.match)) sendAppend(c, p, true)
+    const commitKnown = Math.min(c.commit, p.match)
+    const configCommitted = c.pendingConfIndex > p.sentCommit && c.pendingConfIndex <= commitKnown
+    if (p.next <= last || (p.sentCommit < commitKnown && configCommitted)) sendAppend(c, p, true)
   }
 }
 

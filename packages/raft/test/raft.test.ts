@@ -146,6 +146,42 @@ describe('replication and commit', () => {
   })
 })
 
+describe('commit propagation', () => {
+  it('a commit alone rides on the next append or heartbeat: no append of its own to fsync and answer', () => {
+    const c = new TestCluster([1, 2, 3])
+    c.elect(1)
+    c.tickAll(2)
+    const r = c.propose(1, 'a')
+    assert.ok(r.ok)
+    const delivered: RaftMessage[] = []
+    c.deliverAll((m) => delivered.push(m) > 0)
+    assert.ok(c.node(1).raft.commitIndex >= r.lastIndex, 'committed on the leader')
+    // The followers' acknowledgements committed the entry; the leader sends nothing for that alone.
+    const commitOnly = delivered.filter((m) => m.type === 'append' && m.entries.length === 0)
+    assert.deepEqual(commitOnly, [])
+    assert.deepEqual(values(c.node(2)), [], 'node 2 has not heard of the commit yet')
+    const next = c.propose(1, 'b')
+    assert.ok(next.ok)
+    const append = c.inflight.find((m) => m.type === 'append' && m.to === 2)
+    assert.ok(append?.type === 'append' && append.commit >= r.lastIndex, 'the next append carries it')
+    c.deliverAll()
+    c.tickAll(2) // the heartbeat carries the second commit
+    for (const id of [1, 2, 3]) assert.deepEqual(values(c.node(id)), ['a', 'b'], `node ${id}`)
+  })
+
+  it('a committed membership change goes to the followers at once', () => {
+    const c = new TestCluster([1, 2, 3])
+    c.elect(1)
+    c.tickAll(2)
+    const r = c.node(1).raft.changeMembership({ type: 'remove', node: 3 })
+    assert.ok(r.ok)
+    c.process()
+    c.deliverAll()
+    assert.ok(c.node(1).raft.commitIndex >= r.lastIndex)
+    assert.ok(c.node(2).raft.commitIndex >= r.lastIndex, 'node 2 knows the change is committed')
+  })
+})
+
 describe('leadership transfer', () => {
   it('moves leadership to the named node with TimeoutNow', () => {
     const c = new TestCluster([1, 2, 3])
