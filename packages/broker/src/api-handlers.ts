@@ -80,8 +80,7 @@ function requirePartition(node: CairnNode, topic: string, partition: number): Pa
 }
 
 function requireLeader(node: CairnNode, p: Partition): void {
-  const s = node.host.status(p.group)
-  if (s?.role !== 'leader') throw NotLeaderError.hinted(p.group, node.host.leaderHint(p.group))
+  if (node.host.leaderTermOf(p.group) < 0) throw NotLeaderError.hinted(p.group, node.host.leaderHint(p.group))
 }
 
 const metadata: Handler<'metadata'> = async (node, body) => {

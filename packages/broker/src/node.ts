@@ -263,7 +263,7 @@ export class CairnNode {
   }
 
   isController(): boolean {
-    return this.host.status(CONTROLLER_GROUP)?.role === 'leader'
+    return this.host.leaderTermOf(CONTROLLER_GROUP) >= 0
   }
 
   /** Proposes a metadata command (on the controller) and waits until it is applied here. */
@@ -514,7 +514,7 @@ export class CairnNode {
   }
 
   private ledGroups(): GroupId[] {
-    return this.host.groupIds().filter((g) => this.host.status(g)?.role === 'leader')
+    return this.host.groupIds().filter((g) => this.host.leaderTermOf(g) >= 0)
   }
 
   /**

@@ -268,11 +268,11 @@ export class Partition {
     // leader and the producer resends there at once (KIP-951).
     if (this.host.leadershipChanging(this.group)) await this.host.leadershipSettled(this.group)
     const term = await this.leaderTerm()
-    const status = this.host.status(this.group)!
-    if (acks === -1 && status.isr.length < this.config.minInsyncReplicas) {
+    const isr = acks === -1 ? this.host.isrOf(this.group) : []
+    if (acks === -1 && isr.length < this.config.minInsyncReplicas) {
       throw new HostError(
         'NOT_ENOUGH_REPLICAS',
-        `ISR [${status.isr}] is smaller than min.insync.replicas ${this.config.minInsyncReplicas}`,
+        `ISR [${isr}] is smaller than min.insync.replicas ${this.config.minInsyncReplicas}`,
       )
     }
     const h = checked.value
@@ -342,11 +342,11 @@ export class Partition {
    * offset 0). Until then: OFFSET_NOT_AVAILABLE, retriable, as Kafka answers for a new leader.
    */
   requireCaughtUp(): void {
-    const s = this.host.status(this.group)
-    if (s?.role === 'leader' && this.lastAppliedTerm !== s.term) {
+    const term = this.host.leaderTermOf(this.group)
+    if (term >= 0 && this.lastAppliedTerm !== term) {
       throw new HostError(
         'OFFSET_NOT_AVAILABLE',
-        `partition group ${this.group}: new leader in term ${s.term}, its high watermark ${this.hw} is still catching up`,
+        `partition group ${this.group}: new leader in term ${term}, its high watermark ${this.hw} is still catching up`,
       )
     }
   }
@@ -395,10 +395,10 @@ export class Partition {
   /** The current leader term, once the log end offset is known for it; NOT_LEADER_OR_FOLLOWER otherwise. */
   private async leaderTerm(): Promise<number> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const status = this.host.status(this.group)
-      if (status?.role !== 'leader') throw NotLeaderError.hinted(this.group, this.host.leaderHint(this.group))
-      if (this.logEndTerm === status.term) return status.term
-      this.recovering ??= this.recoverLogEnd(status.term).finally(() => {
+      const term = this.host.leaderTermOf(this.group)
+      if (term < 0) throw NotLeaderError.hinted(this.group, this.host.leaderHint(this.group))
+      if (this.logEndTerm === term) return term
+      this.recovering ??= this.recoverLogEnd(term).finally(() => {
         this.recovering = null
       })
       await this.recovering

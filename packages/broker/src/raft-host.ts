@@ -321,6 +321,21 @@ export class RaftHost {
     return this.groups.get(group)?.raft.status()
   }
 
+  /**
+   * The term in which this node leads `group`, or -1 if it does not: what the produce and fetch
+   * paths ask per request, without building a whole {@link status}.
+   */
+  leaderTermOf(group: GroupId): number {
+    const r = this.groups.get(group)?.raft
+    return r !== undefined && r.role === 'leader' ? r.term : -1
+  }
+
+  /** The in-sync replicas of a group this node leads (empty if it does not lead it). */
+  isrOf(group: GroupId): NodeId[] {
+    const r = this.groups.get(group)?.raft
+    return r !== undefined && r.role === 'leader' ? r.isr() : []
+  }
+
   log(group: GroupId): GroupLog | undefined {
     return this.groups.get(group)?.log
   }

@@ -74,6 +74,11 @@ export class RaftNode {
     return this.context.leaderId
   }
 
+  /** On a leader: the in-sync replicas (see {@link ReplicaStatus.isr}), without the rest of a status. */
+  isr(): NodeId[] {
+    return computeIsr(this.context)
+  }
+
   /** On a leader handing off (TransferLeadership): the node leadership is moving to; NONE otherwise. */
   get leadTransferee(): NodeId {
     return this.context.role === 'leader' ? this.context.leadTransferee : NONE
