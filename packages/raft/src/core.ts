@@ -371,19 +371,19 @@ export function enterCandidate(c: RaftContext): boolean {
 
 function requestVotes(c: RaftContext, type: 'preVote' | 'vote'): boolean {
   c.votes.set(c.id, true)
-  const term = type === 'preVote' ? c.term + 1 : c.term
-  for (const peer of c.membership.voters) {
-    if (peer === c.id) continue
-    send(c, {
-      type,
-      to: peer,
-      term,
-      lastIndex: lastIndex(c),
-      lastTerm: lastTerm(c),
-      transfer: c.campaignTransfer,
-    })
-  }
+  for (const peer of c.membership.voters) if (peer !== c.id) requestVote(c, type, peer)
   return tally(c) === 'won'
+}
+
+function requestVote(c: RaftContext, type: 'preVote' | 'vote', peer: NodeId): void {
+  send(c, {
+    type,
+    to: peer,
+    term: type === 'preVote' ? c.term + 1 : c.term,
+    lastIndex: lastIndex(c),
+    lastTerm: lastTerm(c),
+    transfer: c.campaignTransfer,
+  })
 }
 
 function tally(c: RaftContext): 'won' | 'lost' | 'pending' {
@@ -468,6 +468,9 @@ export function handleVoteRequest(c: RaftContext, m: VoteRequest): void {
   const rival =
     m.type === 'preVote' && c.role === 'preCandidate' && m.from > c.id && !isAhead(c, m.lastIndex, m.lastTerm)
   const granted = canVote && !rival && isUpToDate(c, m.lastIndex, m.lastTerm)
+  // The rival campaigns, so it no longer follows the old leader: it may have dropped our own
+  // pre-vote while it still did ("in lease"), so we ask it again rather than wait out a timeout.
+  if (rival) requestVote(c, 'preVote', m.from)
   const type = m.type === 'preVote' ? 'preVoteResponse' : 'voteResponse'
   if (granted && m.type === 'vote') {
     c.electionElapsed = 0

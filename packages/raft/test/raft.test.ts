@@ -382,6 +382,26 @@ describe('quiescence', () => {
     }
   })
 
+  it('a pre-candidate whose pre-vote was dropped (that survivor still followed the dead leader) asks again when it campaigns', () => {
+    // Node 2 hears of node 1's death first and campaigns; node 3 has not heard yet, is in its
+    // leader's lease and drops the pre-vote. When node 3 campaigns in turn, node 2 refuses it (the
+    // lower id wins between pre-candidates) — and must then ask node 3 again, or both wait out a
+    // whole election timeout.
+    for (let seed = 1; seed <= 20; seed++) {
+      const c = quiesced(seed)
+      c.crash(1)
+      const [n2, n3] = [c.node(2).raft, c.node(3).raft]
+      n2.peerDown(1)
+      for (let k = 0; k < 10 && n2.role !== 'preCandidate'; k++) c.tickAll()
+      assert.equal(n2.role, 'preCandidate', `seed ${seed}: node 2 campaigns`)
+      assert.equal(n3.role, 'follower', `seed ${seed}: node 3 dropped the pre-vote`)
+      n3.peerDown(1)
+      let ticks = 0
+      for (; ticks < 40 && !c.leader(); ticks++) c.tickAll()
+      assert.ok(ticks <= 6, `seed ${seed}: elected ${ticks} ticks after node 3 heard`)
+    }
+  })
+
   it('a leader wakes when a member goes down, and the member leaves the ISR after the lag time', () => {
     const c = quiesced()
     c.crash(3)
