@@ -23,6 +23,8 @@ export interface InboundContext {
   nowMs: () => number
   isPeer: (id: NodeId) => boolean
   deliver: (from: NodeId, messages: RaftMessage[], frameBytes: number) => void
+  /** Peer `from` has just connected and proved the secret: it is up. */
+  accepted: (from: NodeId) => void
 }
 
 const closeCode = { policyViolation: 1008, superseded: 1000, goingAway: 1001 } as const
@@ -183,6 +185,7 @@ export class InboundServer {
     // A peer that redials (after a restart, or a dead connection it noticed first) replaces its old one.
     previous?.close(closeCode.superseded, 'superseded by a new connection')
     this.ctx.logger.info('accepted connection', { peer: from })
+    this.ctx.accepted(from)
   }
 
   removed(connection: InboundConnection): void {

@@ -358,12 +358,24 @@ export class OutboundLink {
     this.lastFailure = reason
     if (this.ws) this.ws.terminate()
     else if (this.abortChallenge) this.abortChallenge()
-    else if (this.reconnectTimer) {
-      clearTimeout(this.reconnectTimer)
-      this.reconnectTimer = undefined
-      this.attempt = 0
-      this.connect()
-    }
+    else this.dialNow()
+  }
+
+  /**
+   * The peer has just connected to this node, so it is up (a restart): a link waiting out its
+   * redial backoff — which grows to seconds while the peer is down — dials now. Without this, a
+   * restarted node hears from its peers late, and a leader elected meanwhile cannot reach it.
+   */
+  peerIsUp(): void {
+    if (!this.closed) this.dialNow()
+  }
+
+  private dialNow(): void {
+    if (!this.reconnectTimer) return
+    clearTimeout(this.reconnectTimer)
+    this.reconnectTimer = undefined
+    this.attempt = 0
+    this.connect()
   }
 
   close(): Promise<void> {

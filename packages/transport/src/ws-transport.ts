@@ -98,6 +98,8 @@ export class WsTransport implements Transport {
       nowMs,
       isPeer: (id) => this.links.has(id),
       deliver: (from, messages, bytes) => this.deliver(from, messages, bytes),
+      // A peer that dials us is up: our link to it need not wait out its redial backoff.
+      accepted: (from) => this.links.get(from)?.peerIsUp(),
     })
   }
 

@@ -379,6 +379,29 @@ describe('reconnect', () => {
   })
 })
 
+describe('a peer that comes back', () => {
+  it('is dialed as soon as it dials us, not after the redial backoff', async () => {
+    // A long backoff: without the shortcut node 1 would wait seconds before dialing node 2 again.
+    const slow = { reconnectDelayMsMin: 4_000, reconnectDelayMsMax: 4_000 }
+    const [a, b] = (await startCluster(2, () => slow)) as [WsTransport, WsTransport]
+    let restarted: WsTransport | undefined
+    try {
+      await waitFor('links open', () => connected([a, b]))
+      const port = b.address().port
+      await b.close()
+      await waitFor('node 1 to wait out its backoff', () => a.stats().peers[0]!.state === 'waiting')
+      const back = performance.now()
+      restarted = await startNode(2, { port, ...slow })
+      restarted.setPeer(1, a.address())
+      await waitFor('node 1 to dial node 2 again', () => a.stats().peers[0]!.state === 'open', 3_000)
+      const ms = performance.now() - back
+      assert.ok(ms < 1_000, `dialed ${Math.round(ms)} ms after node 2 came back (backoff 2,000–4,000 ms)`)
+    } finally {
+      await Promise.all([a.close(), restarted?.close()])
+    }
+  })
+})
+
 describe('backpressure and dead peers', () => {
   it('keeps the queue and the socket buffer bounded when a peer stops reading', async () => {
     const stalled = await startStalledPeer(2, 1)
