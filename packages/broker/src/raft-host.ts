@@ -5,10 +5,12 @@
  * hands all outgoing messages to the transport (one frame per peer), and makes every group's
  * writes durable with ONE flush of the store (one LevelDB batch, one fsync). When the flush lands,
  * each group advances and a turn runs right there, so what waited for that flush (a follower's
- * acknowledgement) leaves in the callback that learned it is durable. Committed entries are applied, and proposals waiting for their commit
- * answered (acks=all), in order after the applies before them — without waiting for this turn's
- * flush, since a quorum already holds them durable; only a membership change waits for it, so
- * that a restarted node never knows an older commit index than the last membership it applied.
+ * acknowledgement) leaves in the callback that learned it is durable. Committed entries are
+ * applied, and proposals waiting for their commit answered (acks=all), in order after the applies
+ * before them — without waiting for this turn's flush, since a quorum already holds them durable;
+ * only a membership change waits for it, so that a restarted node never knows an older commit
+ * index than the last membership it applied. A produce that arrives while leadership moves here
+ * (a hand-off, an election) waits for it to end before it takes offsets (leadershipSettled).
  */
 import {
   type Entry,

@@ -69,7 +69,10 @@ export interface ProduceBatchResult {
   /** The partition's log start offset: tells UNKNOWN_PRODUCER_ID after retention from data loss. */
   logStartOffset?: number
   errorMessage?: string
-  /** With NOT_LEADER_OR_FOLLOWER: the node the broker says leads the partition now (KIP-951); absent or 0 if unknown. */
+  /**
+   * With NOT_LEADER_OR_FOLLOWER: the node the broker says leads the partition now (KIP-951);
+   * absent or 0 if unknown.
+   */
   leaderId?: number
   /** That leader's epoch, if the broker said. */
   leaderEpoch?: number
