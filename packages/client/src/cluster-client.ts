@@ -141,6 +141,11 @@ export class ClusterClient {
   private keepNewerHints(merged: MetadataResponse): void {
     const now = Date.now()
     for (const [key, h] of this.leaderHints) {
+      // Old hints go at any refresh, whether or not it covers their topic (it may be gone).
+      if (now - h.atMs > LEADER_HINT_TTL_MS) {
+        this.leaderHints.delete(key)
+        continue
+      }
       const t = merged.topics.find((x) => x.name === h.topic)
       if (!t) continue
       const k = t.partitions.findIndex((x) => x.partition === h.partition)
@@ -149,7 +154,7 @@ export class ClusterClient {
         p === undefined ||
         p.leaderEpoch > h.leaderEpoch ||
         (p.leaderEpoch === h.leaderEpoch && p.leaderId !== 0)
-      if (caughtUp || now - h.atMs > LEADER_HINT_TTL_MS) this.leaderHints.delete(key)
+      if (caughtUp) this.leaderHints.delete(key)
       else t.partitions[k] = { ...p, leaderId: h.leaderId, leaderEpoch: h.leaderEpoch }
     }
   }
