@@ -73,10 +73,7 @@ function requirePartition(node: CairnNode, topic: string, partition: number): Pa
   if (!assignment)
     throw new HostError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' has no partition ${partition}`)
   // Assigned elsewhere (or still opening here): another node leads it, the one named if known.
-  const hint = node.host.leaderHint(assignment.group)
-  throw hint.leaderId === node.nodeId
-    ? new NotLeaderError(assignment.group, 0)
-    : NotLeaderError.hinted(assignment.group, hint)
+  throw NotLeaderError.hinted(assignment.group, node.host.leaderHint(assignment.group))
 }
 
 function requireLeader(node: CairnNode, p: Partition): void {

@@ -520,8 +520,8 @@ export class CairnNode {
   /**
    * Every group led here moves to an in-sync replica: the preferred leader if it answered within
    * an election timeout and is as caught up as any, else the most caught-up follower (of those, the
-   * one heard from last). A transfer that did not happen
-   * within an election timeout (its target had just stopped: a follower stays in the ISR for
+   * one heard from last); see {@link handOffTarget}. A transfer that did not happen within an
+   * election timeout (its target had just stopped: a follower stays in the ISR for
    * replica.lag.time.max.ms) is retried with another replica.
    */
   private async handOffLeadership(): Promise<void> {

@@ -293,9 +293,9 @@ export class RaftHost {
   }
 
   /**
-   * The node a client should try for `group`: the leader this node knows of, else — right after
-   * it handed leadership off and before the new leader's first message — the node it handed it to.
-   * 0 when it knows neither.
+   * The node a client should try for `group`, other than this one: the leader this node knows of,
+   * else — right after it handed leadership off and before the new leader's first message — the
+   * node it handed it to. 0 when it knows neither (or leads the group itself).
    */
   leaderHint(group: GroupId): LeaderHint {
     const g = this.groups.get(group)
@@ -304,7 +304,8 @@ export class RaftHost {
 
   private hintFor(g: Hosted): LeaderHint {
     const r = g.raft
-    if (r.leaderId !== NONE) return { leaderId: r.leaderId, leaderEpoch: r.term }
+    if (r.leaderId !== NONE && r.leaderId !== this.options.nodeId)
+      return { leaderId: r.leaderId, leaderEpoch: r.term }
     // Stepped down for the hand-off's election (term + 1), which its target called.
     if (r.role !== 'leader' && g.handOff !== null && r.term === g.handOff.term + 1)
       return { leaderId: g.handOff.to, leaderEpoch: r.term }

@@ -956,10 +956,11 @@ export class Producer {
           )
     this.accumulator.requeue(batch, now + backoffMs)
     const pq = this.accumulator.partitionQueue(batch.topic, batch.partition)
-    // After a leader hint the cache is current enough to send; the refresh catches up behind it.
-    if (d.refreshMetadata && when === 'at once') this.requestMetadata(batch.topic)
-    else if (d.refreshMetadata)
-      pq.staleUntilGeneration = Math.max(pq.staleUntilGeneration, this.requestMetadata(batch.topic))
+    if (d.refreshMetadata) {
+      const generation = this.requestMetadata(batch.topic)
+      // After a leader hint the cache is current enough to send; the refresh catches up behind it.
+      if (when === 'after backoff') pq.staleUntilGeneration = Math.max(pq.staleUntilGeneration, generation)
+    }
     if (d.error.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code) pq.awaitingTopicCheck = true
   }
 

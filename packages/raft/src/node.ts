@@ -31,8 +31,6 @@ export interface ReplicaStatus {
   /** On a leader: when it last heard from each member (its clock). */
   lastHeardMs: Map<NodeId, number>
   quiesced: boolean
-  /** On a leader handing off: the node leadership is moving to; NONE otherwise. */
-  leadTransferee: NodeId
 }
 
 /**
@@ -157,7 +155,6 @@ export class RaftNode {
       lastHeardMs: new Map([...c.progress].map(([id, p]) => [id, p.lastHeardMs])),
       match,
       quiesced: c.quiesced,
-      leadTransferee: c.role === 'leader' ? c.leadTransferee : NONE,
     }
   }
 
