@@ -10,8 +10,10 @@
  * deadline (a linger, a backoff, a timeout). Every event — a send, an answer, a refresh, the
  * timer — schedules a pass; passes never overlap.
  */
+
 import { ErrorCode, type KafkaError, type RecordHeader } from '@cairn/protocol'
 import { type DrainedRequest, RecordAccumulator } from './accumulator.js'
+import { AppendQueue } from './append-queue.js'
 import {
   type PendingRecord,
   type ProducerBatch,
@@ -304,7 +306,7 @@ export class Producer {
   private readonly clock: Clock
   private readonly random: () => number
   /** Sends not yet fully appended, in call order. */
-  private appendQueue: SendState[] = []
+  private readonly appendQueue = new AppendQueue<SendState>()
   /** The sends since the last flush() (unsettled ones counted there). */
   private generation = new SendGeneration()
   /** Resolves once every send made before the last flush() has settled. */
@@ -451,8 +453,7 @@ export class Producer {
 
   private abortAll(): void {
     const error = new ProducerClosedError('Producer closed before these records were acknowledged.')
-    for (const send of this.appendQueue) send.recordFailed(send.cursor, error)
-    this.appendQueue = []
+    for (const send of this.appendQueue.takeAll()) send.recordFailed(send.cursor, error)
     for (const pq of this.accumulator.allPartitions())
       for (const batch of [...pq.inFlight, ...pq.queue]) this.failBatch(batch, error)
   }
@@ -516,8 +517,8 @@ export class Producer {
     // Metadata changes only between passes (a refresh completes asynchronously), so a topic's
     // partition count and available partitions are read once per pass, not once per send.
     const topics = new Map<string, TopicInPass>()
-    for (const send of this.appendQueue) {
-      if (send.settled) continue
+    let skipped = false
+    this.appendQueue.forEachLive((send) => {
       let topic = topics.get(send.topic)
       if (topic === undefined) {
         topic = {
@@ -530,14 +531,15 @@ export class Producer {
       const partitionCount = topic.partitionCount
       if (partitionCount === undefined || partitionCount < 1) {
         this.requestMetadata(send.topic)
-        continue
+        skipped = true
+        return true
       }
-      if (!this.appendRecords(send, topic, partitionCount, now)) {
-        this.blockedOnMemory = true
-        break
-      }
-    }
-    this.appendQueue = this.appendQueue.filter((s) => !s.settled && !s.fullyAppended)
+      if (this.appendRecords(send, topic, partitionCount, now)) return true
+      this.blockedOnMemory = true
+      return false
+    })
+    // Sends skipped for metadata leave appended ones behind them: then the whole queue is pruned.
+    this.appendQueue.prune(skipped)
   }
 
   /** False if buffer.memory ran out before the send's last record. */
@@ -643,8 +645,7 @@ export class Producer {
   }
 
   private armTimer(now: number): void {
-    let next = this.accumulator.nextDeadlineMs(now)
-    for (const send of this.appendQueue) if (send.deadlineMs > now) next = Math.min(next, send.deadlineMs)
+    let next = Math.min(this.accumulator.nextDeadlineMs(now), this.appendQueue.nextDeadlineAfter(now))
     if (this.metadataWanted > this.metadataDone && this.metadataNextAtMs > now)
       next = Math.min(next, this.metadataNextAtMs)
     if (this.initRetryAtMs > now) next = Math.min(next, this.initRetryAtMs)
@@ -662,8 +663,7 @@ export class Producer {
 
   /** Sends still waiting for metadata or memory when max.block.ms is up. */
   private expireSends(now: number): void {
-    for (const send of this.appendQueue) {
-      if (send.settled || now < send.deadlineMs) continue
+    this.appendQueue.expireDue(now, (send) => {
       const { maxBlockMs, bufferMemoryBytes } = this.config
       const error =
         this.io.partitionCount(send.topic) === undefined
@@ -672,7 +672,7 @@ export class Producer {
               `Failed to allocate ${this.accumulator.reservationFor(send.records[send.cursor]!.fixedBytes)} bytes within the configured max blocking time ${maxBlockMs} ms. Total memory: ${bufferMemoryBytes} bytes. Available memory: ${bufferMemoryBytes - this.accumulator.bufferBytesUsed} bytes.`,
             )
       send.recordFailed(send.cursor, error)
-    }
+    })
   }
 
   private expireBatches(now: number): void {
