@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { fail } from './args.js'
 import { RAFT_PORT_OFFSET } from './node-command.js'
+import { NODE_V8_FLAGS } from './v8-flags.js'
 
 export const LOCAL_NODES = 3
 const HOST = '127.0.0.1'
@@ -142,8 +143,8 @@ export class LocalCluster {
       ...['node', 'start', '--id', String(id), '--data', join(this.dir, `node-${id}`)],
       ...['--listen', this.address(id), '--peers', peers, '--secret-file', this.secretFile],
     ]
-    const nodeArgs = nodeArgsFromEnv()
-    const child = spawn(process.execPath, [...nodeArgs, bin, ...args], {
+    // CAIRN_BENCH_NODE_ARGS comes last: V8 takes the last of a flag given twice.
+    const child = spawn(process.execPath, [...NODE_V8_FLAGS, ...nodeArgsFromEnv(), bin, ...args], {
       stdio: ['ignore', out, out],
     })
     this.children.set(id, child)

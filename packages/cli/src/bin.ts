@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
+// The shebang passes NODE_V8_FLAGS (v8-flags.ts) to the CLI itself: `cairn bench` is a busy client.
 import { main } from './main.js'
 
 main(process.argv.slice(2)).then(

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { type RunningMonitor, startMonitor } from '@cairn/lag'
 import { fail, parseIntOption } from './args.js'
+import { NODE_V8_FLAGS } from './v8-flags.js'
 
 export const CLUSTER_USAGE = `usage: cairn cluster up [--nodes 3] [--data ./.cairn-data] [--port 9091] [--host 127.0.0.1]
                        [--offsets-topic-partitions 16] [--offsets-topic-replication-factor 3]
@@ -109,6 +110,7 @@ export async function clusterCommand(argv: string[]): Promise<void> {
     const log = join(data, `node-${id}.log`)
     const out = openSync(log, 'a')
     const args = [
+      ...NODE_V8_FLAGS,
       bin,
       'node',
       'start',

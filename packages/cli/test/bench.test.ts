@@ -4,11 +4,14 @@
  * no process and no folder behind; Ctrl-C tears down the same way; bad options fail in one line.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { UsageError } from '../src/args.js'
 import { parseBenchOptions } from '../src/bench-command.js'
+import { NODE_V8_FLAGS } from '../src/v8-flags.js'
 import { BIN, cairn } from './helpers.js'
 
 const RUN_MS_MAX = 90_000
@@ -87,6 +90,12 @@ function assertNumbers(json: Record<string, unknown>, fields: string[]): void {
 const LATENCY_FIELDS = ['records_per_s', 'mb_per_s', 'p50_ms', 'p99_ms', 'p999_ms', 'max_ms']
 
 describe('cairn bench', () => {
+  it("the cairn binary's shebang gives the CLI the nodes' V8 flags", () => {
+    const shebang = readFileSync(BIN, 'utf8').split('\n')[0]!
+    assert.match(shebang, /^#!\/usr\/bin\/env -S node /)
+    for (const f of NODE_V8_FLAGS) assert.ok(shebang.includes(f), `${f} in ${shebang}`)
+  })
+
   it('refuses bad options with one clear line', async () => {
     const cases: [string[], RegExp][] = [
       [[], /needs a workload/],
@@ -197,13 +206,39 @@ describe('cairn bench', () => {
     assert.match(r.stderr, /created 50\/50 partitions|all 50 partitions have a leader/)
   })
 
+  it('scripts/bench-floor.mjs: three replica processes, fsynced, report MB/s and leave no file', async () => {
+    const script = fileURLToPath(new URL('../../../scripts/bench-floor.mjs', import.meta.url))
+    const before = readdirSync(tmpdir()).filter((f) => f.startsWith('cairn-floor-')).length
+    const r = spawnSync(process.execPath, [script, '--mb', '16', '--batch-kib', '64', '--in-flight', '8'], {
+      encoding: 'utf8',
+      timeout: RUN_MS_MAX,
+    })
+    assert.equal(r.status, 0, r.stderr)
+    const json = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>
+    assert.ok((json.mb_per_s as number) > 0, r.stdout)
+    assert.equal(json.fsync, true)
+    assert.equal(readdirSync(tmpdir()).filter((f) => f.startsWith('cairn-floor-')).length, before)
+    const bad = spawnSync(process.execPath, [script, '--in-flight', '0'], {
+      encoding: 'utf8',
+      timeout: RUN_MS_MAX,
+    })
+    assert.equal(bad.status, 1)
+    assert.match(bad.stderr, /^bench-floor: .*must be positive/)
+  })
+
   it('Ctrl-C stops the run and the cluster, and removes its folder', async () => {
     let interrupted = false
+    let nodeCommands: string[] = []
     const r = await bench(['produce', '--rate', '500', '--records', '1000000'], (stderr, pid) => {
       if (interrupted || !/\[produce\]/.test(stderr)) return
       interrupted = true
+      nodeCommands = processesUsing(clusterDir(stderr)).map((p) =>
+        readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' '),
+      )
       process.kill(pid, 'SIGINT')
     })
+    assert.equal(nodeCommands.length, 3, 'three node processes ran')
+    for (const c of nodeCommands) for (const f of NODE_V8_FLAGS) assert.ok(c.includes(f), `${f} in ${c}`)
     assert.equal(r.status, 130, r.stderr)
     assert.match(r.stderr, /interrupted/)
     const dir = clusterDir(r.stderr)

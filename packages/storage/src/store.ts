@@ -41,10 +41,16 @@ export const DEFAULT_LIMITS: GroupLimits = {
 
 const DEFAULT_BATCH_BYTES_MAX = 32 * MiB
 const DEFAULT_PENDING_BYTES_MAX = 256 * MiB
-const DEFAULT_WRITE_BUFFER_BYTES = 64 * MiB
+/**
+ * LevelDB's memtable and table file size. Every table LevelDB writes (a memtable's level-0 table,
+ * each compaction output) ends with an fsync, and on ext4 the write-ahead log's fsync waits behind
+ * it: a 64 MiB memtable and 32 MiB tables (until 2026-11-26) stalled every group commit of a node
+ * for 0.1–0.5 s at each flush. With 32 MiB and 2 MiB, `cairn bench e2e` at 10,000 records/s of
+ * 1 KiB has publish p99 105–119 ms instead of 115–409, at the same throughput (BENCHMARKS.md).
+ */
+const DEFAULT_WRITE_BUFFER_BYTES = 32 * MiB
 const DEFAULT_BLOCK_CACHE_BYTES = 32 * MiB
-/** LevelDB table files: fewer, larger files for a log that is written once and read rarely. */
-const DEFAULT_TABLE_FILE_BYTES = 32 * MiB
+const DEFAULT_TABLE_FILE_BYTES = 2 * MiB
 
 export interface StoreStats extends GroupCommitStats {
   /** Bytes written by groups and not yet durable. */

@@ -1,0 +1,248 @@
+#!/usr/bin/env node
+// The floor under `cairn bench produce`: what this machine does with the least work a replicated,
+// fsynced write can need, in Node, with none of Cairn's. Three replica processes on 127.0.0.1; the
+// client sends batches over TCP to replica 1, which writes each to its file and forwards the same
+// bytes to replicas 2 and 3; every replica appends what one turn received with one write and one
+// fdatasync (one in flight, the rest gathered for the next); replica 1 answers a batch once it is
+// on its own disk and on one follower's (a quorum of 3). No WebSocket, msgpack, Raft, LevelDB, CRC
+// or record parsing. A figure Cairn cannot beat on the same machine; the gap is Cairn's own cost.
+//
+// Usage: node scripts/bench-floor.mjs [--mb 1000] [--batch-kib 128] [--in-flight 32] [--no-fsync]
+import { fork } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { closeSync, fdatasync, mkdtempSync, openSync, rmSync, writev } from 'node:fs'
+import { connect, createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+
+const HEADER_BYTES = 12 // u32 payload length, u64 batch id
+const ACK_BYTES = 8
+const FRAME_BYTES_MAX = 64 * 1024 * 1024
+const STARTUP_MS_MAX = 10_000
+const RUN_MS_MAX = 600_000
+const PROGRESS_MS = 1_000
+
+/** Splits a byte stream into frames of `header` + payload; calls `onFrame(id, frameBytes)`. */
+function framer(withPayload, onFrame) {
+  let pending = Buffer.alloc(0)
+  return (chunk) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
+    let at = 0
+    for (;;) {
+      const headerBytes = withPayload ? HEADER_BYTES : ACK_BYTES
+      if (pending.length - at < headerBytes) break
+      const length = withPayload ? pending.readUInt32BE(at) : 0
+      if (length > FRAME_BYTES_MAX) throw new Error(`frame of ${length} bytes is over ${FRAME_BYTES_MAX}`)
+      if (pending.length - at < headerBytes + length) break
+      const id = pending.readBigUInt64BE(at + (withPayload ? 4 : 0))
+      onFrame(id, pending.subarray(at, at + headerBytes + length))
+      at += headerBytes + length
+    }
+    pending = at === pending.length ? Buffer.alloc(0) : pending.subarray(at)
+  }
+}
+
+/** Appends buffers to a file; `append(buf, done)` calls done once the buffer is on disk. */
+function durableFile(path, fsync) {
+  const fd = openSync(path, 'a')
+  let open = []
+  let busy = false
+  const pump = () => {
+    if (busy || open.length === 0) return
+    busy = true
+    const batch = open
+    open = []
+    writev(
+      fd,
+      batch.map((b) => b.buf),
+      (err) => {
+        if (err) throw err
+        const finish = (err2) => {
+          if (err2) throw err2
+          busy = false
+          for (const b of batch) b.done()
+          pump()
+        }
+        if (fsync) fdatasync(fd, finish)
+        else finish(null)
+      },
+    )
+  }
+  return {
+    append(buf, done) {
+      open.push({ buf, done })
+      if (open.length === 1) setImmediate(pump) // everything of this turn in one write
+    },
+    close: () => closeSync(fd),
+  }
+}
+
+function replica() {
+  const [, , , idArg, dir, fsyncArg, ...followerPorts] = process.argv
+  const file = durableFile(join(dir, `replica-${idArg}.log`), fsyncArg === 'fsync')
+  const followers = []
+  const server = createServer((socket) => {
+    socket.setNoDelay(true)
+    const waiting = new Map() // id -> acks still needed before answering (leader only)
+    const ack = (id) => {
+      const b = Buffer.allocUnsafe(ACK_BYTES)
+      b.writeBigUInt64BE(id)
+      socket.write(b)
+    }
+    const acked = (id) => {
+      const left = waiting.get(id) - 1
+      if (left === 0) {
+        waiting.delete(id)
+        ack(id)
+      } else waiting.set(id, left)
+    }
+    if (followers.length > 0) for (const f of followers) f.onAck = acked
+    socket.on(
+      'data',
+      framer(true, (id, frame) => {
+        if (followers.length === 0) return file.append(frame, () => ack(id))
+        waiting.set(id, 2) // own disk + one follower
+        for (const f of followers) f.socket.write(frame)
+        file.append(frame, () => acked(id))
+      }),
+    )
+  })
+  server.listen(0, '127.0.0.1', async () => {
+    for (const port of followerPorts) {
+      const socket = connect(Number(port), '127.0.0.1')
+      socket.setNoDelay(true)
+      await new Promise((r) => socket.once('connect', r))
+      const f = { socket, onAck: () => {} }
+      // The first follower's ack completes the quorum; the second one's is ignored.
+      socket.on(
+        'data',
+        framer(false, (id) => {
+          if (acksSeen.has(id)) acksSeen.delete(id)
+          else {
+            acksSeen.add(id)
+            f.onAck(id)
+          }
+        }),
+      )
+      followers.push(f)
+    }
+    process.send({ port: server.address().port })
+  })
+  const acksSeen = new Set()
+  process.on('disconnect', () => {
+    file.close()
+    process.exit(0)
+  })
+}
+
+async function client() {
+  const { values } = parseArgs({
+    options: {
+      mb: { type: 'string', default: '1000' },
+      'batch-kib': { type: 'string', default: '128' },
+      'in-flight': { type: 'string', default: '32' },
+      'no-fsync': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  })
+  if (values.help) {
+    console.log(
+      'usage: node scripts/bench-floor.mjs [--mb 1000] [--batch-kib 128] [--in-flight 32] [--no-fsync]',
+    )
+    return
+  }
+  const totalBytes = Number(values.mb) * 1024 * 1024
+  const batchBytes = Number(values['batch-kib']) * 1024
+  const inFlightMax = Number(values['in-flight'])
+  if (!(batchBytes > 0 && batchBytes <= FRAME_BYTES_MAX && inFlightMax >= 1 && totalBytes >= batchBytes))
+    throw new Error('--mb, --batch-kib and --in-flight must be positive (batch ≤ 64 MiB, mb ≥ one batch)')
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-floor-'))
+  const fsync = values['no-fsync'] ? 'nofsync' : 'fsync'
+  const children = []
+  let finished = false
+  const start = (id, ports) =>
+    new Promise((resolve, reject) => {
+      const child = fork(new URL(import.meta.url).pathname, ['replica', String(id), dir, fsync, ...ports])
+      children.push(child)
+      const timer = setTimeout(() => reject(new Error(`replica ${id} did not start`)), STARTUP_MS_MAX)
+      child.once('message', (m) => {
+        clearTimeout(timer)
+        resolve(m.port)
+      })
+      child.once('exit', (code) => {
+        if (finished) return
+        reject(new Error(`replica ${id} exited (${code})`))
+        // After it started nothing awaits it: stop the run here.
+        console.error(`bench-floor: replica ${id} exited (${code})`)
+        rmSync(dir, { recursive: true, force: true })
+        process.exit(1)
+      })
+    })
+  try {
+    const p3 = await start(3, [])
+    const p2 = await start(2, [])
+    const p1 = await start(1, [String(p2), String(p3)])
+    const socket = connect(p1, '127.0.0.1')
+    socket.setNoDelay(true)
+    await new Promise((r) => socket.once('connect', r))
+    const payload = randomBytes(batchBytes)
+    const batches = Math.floor(totalBytes / batchBytes)
+    let sent = 0
+    let acked = 0
+    const t0 = performance.now()
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not done in ${RUN_MS_MAX} ms`)), RUN_MS_MAX)
+      const send = () => {
+        while (sent < batches && sent - acked < inFlightMax) {
+          const header = Buffer.allocUnsafe(HEADER_BYTES)
+          header.writeUInt32BE(batchBytes)
+          header.writeBigUInt64BE(BigInt(sent++), 4)
+          socket.write(header)
+          socket.write(payload)
+        }
+      }
+      const progress = setInterval(() => {
+        const mb = (acked * batchBytes) / 1024 / 1024
+        process.stderr.write(
+          `[floor] ${mb.toFixed(0)} MB acknowledged, ${(mb / ((performance.now() - t0) / 1000)).toFixed(1)} MB/s\n`,
+        )
+      }, PROGRESS_MS)
+      socket.on(
+        'data',
+        framer(false, () => {
+          acked++
+          if (acked === batches) {
+            clearTimeout(timer)
+            clearInterval(progress)
+            resolve()
+          } else send()
+        }),
+      )
+      send()
+    })
+    const seconds = (performance.now() - t0) / 1000
+    const mbPerS = (batches * batchBytes) / 1024 / 1024 / seconds
+    console.log(
+      JSON.stringify({
+        mb_per_s: Number(mbPerS.toFixed(1)),
+        seconds: Number(seconds.toFixed(2)),
+        batch_kib: batchBytes / 1024,
+        in_flight: inFlightMax,
+        fsync: fsync === 'fsync',
+      }),
+    )
+    socket.destroy()
+  } finally {
+    finished = true
+    for (const c of children) c.disconnect?.()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+if (process.argv[2] === 'replica') replica()
+else
+  client().catch((err) => {
+    console.error(`bench-floor: ${err.message}`)
+    process.exit(1)
+  })
