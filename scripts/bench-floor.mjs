@@ -7,7 +7,10 @@
 // on its own disk and on one follower's (a quorum of 3). No WebSocket, msgpack, Raft, LevelDB, CRC
 // or record parsing. A figure Cairn cannot beat on the same machine; the gap is Cairn's own cost.
 //
-// Usage: node scripts/bench-floor.mjs [--mb 1000] [--batch-kib 128] [--in-flight 32] [--no-fsync]
+// It also times each batch from send to answer: with --in-flight 1 and small batches, the floor of
+// one write's latency (four hops between processes, the replicas' fdatasyncs in parallel).
+//
+// Usage: node scripts/bench-floor.mjs [--mb 1000] [--batch-bytes 131072] [--in-flight 32] [--no-fsync]
 import { fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { closeSync, fdatasync, mkdtempSync, openSync, rmSync, writev } from 'node:fs'
@@ -22,6 +25,7 @@ const FRAME_BYTES_MAX = 64 * 1024 * 1024
 const STARTUP_MS_MAX = 10_000
 const RUN_MS_MAX = 600_000
 const PROGRESS_MS = 1_000
+const BATCHES_MAX = 10_000_000
 
 /** Splits a byte stream into frames of `header` + payload; calls `onFrame(id, frameBytes)`. */
 function framer(withPayload, onFrame) {
@@ -140,7 +144,7 @@ async function client() {
   const { values } = parseArgs({
     options: {
       mb: { type: 'string', default: '1000' },
-      'batch-kib': { type: 'string', default: '128' },
+      'batch-bytes': { type: 'string', default: '131072' },
       'in-flight': { type: 'string', default: '32' },
       'no-fsync': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -148,15 +152,18 @@ async function client() {
   })
   if (values.help) {
     console.log(
-      'usage: node scripts/bench-floor.mjs [--mb 1000] [--batch-kib 128] [--in-flight 32] [--no-fsync]',
+      'usage: node scripts/bench-floor.mjs [--mb 1000] [--batch-bytes 131072] [--in-flight 32] [--no-fsync]',
     )
     return
   }
   const totalBytes = Number(values.mb) * 1024 * 1024
-  const batchBytes = Number(values['batch-kib']) * 1024
+  const batchBytes = Number(values['batch-bytes'])
   const inFlightMax = Number(values['in-flight'])
-  if (!(batchBytes > 0 && batchBytes <= FRAME_BYTES_MAX && inFlightMax >= 1 && totalBytes >= batchBytes))
-    throw new Error('--mb, --batch-kib and --in-flight must be positive (batch ≤ 64 MiB, mb ≥ one batch)')
+  const batches = Math.floor(totalBytes / batchBytes)
+  if (!(Number.isInteger(batchBytes) && batchBytes > 0 && batchBytes <= FRAME_BYTES_MAX && inFlightMax >= 1))
+    throw new Error('--mb, --batch-bytes and --in-flight must be positive (a batch at most 64 MiB)')
+  if (!(batches >= 1 && batches <= BATCHES_MAX))
+    throw new Error(`--mb must hold between 1 and ${BATCHES_MAX} batches of --batch-bytes, not ${batches}`)
   const dir = mkdtempSync(join(tmpdir(), 'cairn-floor-'))
   const fsync = values['no-fsync'] ? 'nofsync' : 'fsync'
   const children = []
@@ -187,7 +194,8 @@ async function client() {
     socket.setNoDelay(true)
     await new Promise((r) => socket.once('connect', r))
     const payload = randomBytes(batchBytes)
-    const batches = Math.floor(totalBytes / batchBytes)
+    const sentAtMs = new Float64Array(batches)
+    const latencyMs = new Float64Array(batches)
     let sent = 0
     let acked = 0
     const t0 = performance.now()
@@ -197,6 +205,7 @@ async function client() {
         while (sent < batches && sent - acked < inFlightMax) {
           const header = Buffer.allocUnsafe(HEADER_BYTES)
           header.writeUInt32BE(batchBytes)
+          sentAtMs[sent] = performance.now()
           header.writeBigUInt64BE(BigInt(sent++), 4)
           socket.write(header)
           socket.write(payload)
@@ -210,8 +219,8 @@ async function client() {
       }, PROGRESS_MS)
       socket.on(
         'data',
-        framer(false, () => {
-          acked++
+        framer(false, (id) => {
+          latencyMs[acked++] = performance.now() - sentAtMs[Number(id)]
           if (acked === batches) {
             clearTimeout(timer)
             clearInterval(progress)
@@ -223,13 +232,19 @@ async function client() {
     })
     const seconds = (performance.now() - t0) / 1000
     const mbPerS = (batches * batchBytes) / 1024 / 1024 / seconds
+    latencyMs.sort()
+    const pct = (q) => Number(latencyMs[Math.min(batches - 1, Math.floor(q * batches))].toFixed(3))
     console.log(
       JSON.stringify({
         mb_per_s: Number(mbPerS.toFixed(1)),
         seconds: Number(seconds.toFixed(2)),
-        batch_kib: batchBytes / 1024,
+        batch_bytes: batchBytes,
         in_flight: inFlightMax,
         fsync: fsync === 'fsync',
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
+        p999_ms: pct(0.999),
+        max_ms: pct(1),
       }),
     )
     socket.destroy()

@@ -146,7 +146,14 @@ async function produce(topic: string, partition: number, count: number): Promise
     timeoutMs: 5000,
     topics: [{ name: topic, partitions: [{ partition, records: encodeRecordBatch({ records }) }] }],
   })
-  assert.equal(r.topics[0]!.partitions[0]!.error, null)
+  const written = r.topics[0]!.partitions[0]!
+  assert.equal(written.error, null)
+  // acks=all answers once a quorum has the records; a follower learns they are committed with the
+  // leader's next message, so a coordinator on a follower may report the old log end until then.
+  const end = written.baseOffset + count
+  await waitFor(`every replica of ${topic}-${partition} to know offset ${end} committed`, () =>
+    [...nodes.values()].every((n) => (n.partition(topic, partition)?.highWatermark ?? end) >= end),
+  )
 }
 
 async function createTopic(name: string, partitions: number): Promise<void> {
