@@ -440,7 +440,9 @@ export class RaftHost {
       this.options.transport.flush()
     }
     // One flush for every group of the node (group commit); advances wait for the writes they follow.
-    const flushed = syncs.length > 0 ? this.flush() : this.lastFlush
+    // A commit index alone asks for no flush (see writeHardState), but one that applies a
+    // membership change must be durable before the apply: then this turn flushes too.
+    const flushed = syncs.length > 0 || appliesWait ? this.flush() : this.lastFlush
     if (syncs.length > 0) {
       this.syncChain = this.syncChain
         .then(() => flushed)

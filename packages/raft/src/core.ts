@@ -285,7 +285,10 @@ export function writeHardState(c: RaftContext): void {
   c.storage.write({ hardState: { term: c.term, vote: c.vote, commit: c.commit } })
   c.hardStateWrites++
   c.hardStateDirty = false
-  c.writtenSinceReady = true
+  // A new term or vote must be durable before anything depends on it; a commit index alone rides
+  // to disk with the next synced write, as etcd's MustSync has it: a restart that finds an older
+  // commit learns the newer one from the leader. (An fsync per commit doubled the leader's.)
+  if (c.termVoteWrite === c.hardStateWrites) c.writtenSinceReady = true
 }
 
 export function setTerm(c: RaftContext, term: number, vote: NodeId): void {

@@ -82,20 +82,40 @@ describe('election', () => {
     assert.equal(response?.type === 'voteResponse' && response.granted, true)
   })
 
-  it('a restarted node keeps its term, vote and commit', () => {
+  it('a restarted node keeps its term and vote; a commit index it had not synced it learns again', () => {
     const c = new TestCluster([1, 2, 3])
     c.elect(1)
     c.propose(1, 'a')
     c.deliverAll()
     c.tickAll(2)
     const before = c.node(2).raft.status()
+    assert.deepEqual(values(c.node(2)), ['a'])
     c.crash(2)
     c.restart(2)
     const after = c.node(2).raft.status()
     assert.equal(after.term, before.term)
     assert.equal(after.vote, before.vote)
-    assert.ok(after.commit >= before.applied)
+    assert.ok(after.commit <= before.commit)
+    c.tickAll(3)
+    assert.ok(c.node(2).raft.status().commit >= before.commit, 'the leader brings the commit index back')
     assert.deepEqual(values(c.node(2)), ['a'], 'committed entries are applied again after a restart')
+  })
+
+  it('a commit index alone asks for no sync: it reaches the disk with the next synced write', () => {
+    const c = new TestCluster([1, 2, 3])
+    c.elect(1)
+    const follower = c.node(2)
+    const r = c.node(1).raft.propose([new TextEncoder().encode('x')])
+    assert.ok(r.ok)
+    // Deliver everything but keep the follower's Readies to look at them: the commit index comes
+    // with the leader's next message, after the entry itself was synced.
+    c.deliverAll()
+    c.tickAll(2)
+    assert.ok(follower.raft.commitIndex >= r.lastIndex)
+    const synced = follower.storage.pendingCount()
+    assert.ok(synced > 0, 'the commit index was written, not synced')
+    assert.equal(follower.raft.ready()?.sync ?? null, null)
+    // A vote still waits for its sync: "does not send a vote before the vote is durable" above.
   })
 })
 

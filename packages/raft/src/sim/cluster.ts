@@ -498,7 +498,12 @@ export class Simulation {
       counts.set(g, n)
       if (n > 0) any = true
     }
-    if (!any) return
+    // As the broker's driver: a sync starts only when a Ready asked for one or an apply waits for
+    // one; other writes (a commit index alone) stay pending until then, and a crash loses them.
+    const applyWaits = [...node.applyQueue.values()].some((items) =>
+      items.some((i) => i.epoch === node.epoch),
+    )
+    if (!any || (node.markers.size === 0 && !applyWaits)) return
     // One fsync for every group of the node: group commit.
     const syncing = { epoch: node.epoch, counts, markers: new Map(node.markers) }
     node.markers.clear()
