@@ -209,10 +209,14 @@ describe('cairn bench', () => {
   it('scripts/bench-floor.mjs: three replica processes, fsynced, report MB/s and leave no file', async () => {
     const script = fileURLToPath(new URL('../../../scripts/bench-floor.mjs', import.meta.url))
     const before = readdirSync(tmpdir()).filter((f) => f.startsWith('cairn-floor-')).length
-    const r = spawnSync(process.execPath, [script, '--mb', '16', '--batch-bytes', '65536', '--in-flight', '8'], {
-      encoding: 'utf8',
-      timeout: RUN_MS_MAX,
-    })
+    const r = spawnSync(
+      process.execPath,
+      [script, '--mb', '16', '--batch-bytes', '65536', '--in-flight', '8'],
+      {
+        encoding: 'utf8',
+        timeout: RUN_MS_MAX,
+      },
+    )
     assert.equal(r.status, 0, r.stderr)
     const json = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>
     assert.ok((json.mb_per_s as number) > 0, r.stdout)
