@@ -86,6 +86,8 @@ function replica() {
   const [, , , idArg, dir, fsyncArg, ...followerPorts] = process.argv
   const file = durableFile(join(dir, `replica-${idArg}.log`), fsyncArg === 'fsync')
   const followers = []
+  /** Batch ids one follower has acknowledged: the first ack completes the quorum. */
+  const acksSeen = new Set()
   const server = createServer((socket) => {
     socket.setNoDelay(true)
     const waiting = new Map() // id -> acks still needed before answering (leader only)
@@ -133,7 +135,6 @@ function replica() {
     }
     process.send({ port: server.address().port })
   })
-  const acksSeen = new Set()
   process.on('disconnect', () => {
     file.close()
     process.exit(0)

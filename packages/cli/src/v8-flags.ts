@@ -8,7 +8,8 @@
  * small young generation many are still alive at a scavenge, get promoted and are then collected
  * by the much dearer mark-compact. Measured with `cairn bench produce --partitions 16
  * --record-size 100 --records 1000000`, 3 runs each (BENCHMARKS.md, 2026-11-26): 219k records/s
- * without it, 235k with 32, 244k with 64, 254k with 128. The young generation only grows to this
- * under allocation pressure, so an idle node's RSS does not change.
+ * without it, 235k with 32, 244k with 64, 254k with 128. The young generation grows to this only
+ * under allocation pressure; `cairn bench idle --partitions 3000` shows RSS up to 276 MB per node
+ * (177–221 MB without), within its 400 MB bound.
  */
 export const NODE_V8_FLAGS: readonly string[] = ['--max-semi-space-size=64']

@@ -10,7 +10,6 @@
  * deadline (a linger, a backoff, a timeout). Every event — a send, an answer, a refresh, the
  * timer — schedules a pass; passes never overlap.
  */
-
 import { ErrorCode, type KafkaError, type RecordHeader } from '@cairn/protocol'
 import { type DrainedRequest, RecordAccumulator } from './accumulator.js'
 import { AppendQueue } from './append-queue.js'
