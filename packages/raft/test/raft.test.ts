@@ -435,6 +435,23 @@ describe('quiescence', () => {
     assert.deepEqual(c.node(1).raft.status().isr, [1, 2])
   })
 
+  it('a follower restarted in a quiet group learns the commit index it had not synced from the woken leader', () => {
+    const c = quiesced()
+    const committed = c.node(3).raft.commitIndex
+    c.crash(3)
+    c.restart(3)
+    assert.ok(c.node(3).raft.commitIndex < committed, 'the commit index alone was not synced')
+    assert.deepEqual(values(c.node(3)), [])
+    // The transport reports a restarted peer down (it was silent), which wakes the leader.
+    c.node(1).raft.peerDown(3)
+    for (let k = 0; k < 5 && c.node(3).raft.commitIndex < committed; k++) {
+      c.now += 100
+      c.tickAll()
+    }
+    assert.equal(c.node(3).raft.commitIndex, committed)
+    assert.deepEqual(values(c.node(3)), ['a'], 'its committed entries are applied again')
+  })
+
   it('a follower whose log does not end at the quiesce index answers instead, which wakes the leader', () => {
     const c = quiesced()
     const n2 = c.node(2).raft
