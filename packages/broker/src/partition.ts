@@ -268,12 +268,13 @@ export class Partition {
     // leader and the producer resends there at once (KIP-951).
     if (this.host.leadershipChanging(this.group)) await this.host.leadershipSettled(this.group)
     const term = await this.leaderTerm()
-    const isr = acks === -1 ? this.host.isrOf(this.group) : []
-    if (acks === -1 && isr.length < this.config.minInsyncReplicas) {
-      throw new HostError(
-        'NOT_ENOUGH_REPLICAS',
-        `ISR [${isr}] is smaller than min.insync.replicas ${this.config.minInsyncReplicas}`,
-      )
+    if (acks === -1) {
+      const isr = this.host.isrOf(this.group)
+      if (isr.length < this.config.minInsyncReplicas)
+        throw new HostError(
+          'NOT_ENOUGH_REPLICAS',
+          `ISR [${isr}] is smaller than min.insync.replicas ${this.config.minInsyncReplicas}`,
+        )
     }
     const h = checked.value
     const idempotent = h.producerId >= 0n
