@@ -11,5 +11,13 @@
  * without it, 235k with 32, 244k with 64, 254k with 128. The young generation grows to this only
  * under allocation pressure; `cairn bench idle --partitions 3000` shows RSS up to 276 MB per node
  * (177–221 MB without), within its 400 MB bound.
+ *
+ * `--initial-heap-size=256` (MiB): V8 counts the bytes of ArrayBuffers allocated since the last
+ * mark-compact against the old generation's limit, and that limit starts from the live heap, which
+ * is small (15–20 MB). Every frame, batch and response a node handles is such a buffer, so at
+ * 10 MB/s each node ran a mark-compact every ~170 ms (5–25 ms each, `--trace-gc`). Starting the
+ * limit at 256 MiB makes it one every ~4 s. Measured (BENCHMARKS.md, 2026-11-26, evening): 1 KiB
+ * max rate 42 → 51–53 MB/s, 100 B 260–271k → 304–324k records/s, 10,000 records/s of 1 KiB publish
+ * p99 74–119 → 42–69 ms; idle RSS 303 MB per node.
  */
-export const NODE_V8_FLAGS: readonly string[] = ['--max-semi-space-size=64']
+export const NODE_V8_FLAGS: readonly string[] = ['--max-semi-space-size=64', '--initial-heap-size=256']
