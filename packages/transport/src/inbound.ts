@@ -25,6 +25,8 @@ export interface InboundContext {
   deliver: (from: NodeId, messages: RaftMessage[], frameBytes: number) => void
   /** Peer `from` has just connected and proved the secret: it is up. */
   accepted: (from: NodeId) => void
+  /** Peer `from`'s connection to us closed (not replaced by a newer one), after its last frame. */
+  closed: (from: NodeId) => void
 }
 
 const closeCode = { policyViolation: 1008, superseded: 1000, goingAway: 1001 } as const
@@ -189,7 +191,14 @@ export class InboundServer {
   }
 
   removed(connection: InboundConnection): void {
-    if (this.connections.get(connection.peer) === connection) this.connections.delete(connection.peer)
+    if (this.connections.get(connection.peer) !== connection) return
+    this.connections.delete(connection.peer)
+    this.ctx.closed(connection.peer)
+  }
+
+  /** Whether peer `from` has a connection to us open now. */
+  isConnected(from: NodeId): boolean {
+    return this.connections.has(from)
   }
 
   /** The dialer pings every pingIntervalMs; an accepted connection silent for pingTimeoutMs is dead. */

@@ -24,6 +24,12 @@ export interface TransportLimits {
    * Raft groups that went quiet rely on this to notice a dead leader.
    */
   peerDownAfterMs: number
+  /**
+   * A peer whose dialed connection closed while the connection it dialed to us is still open is
+   * reported down once that one closes too — a peer that died sent its last frames on it, and they
+   * are delivered first — or after this long, if it stays open.
+   */
+  peerDownInboundWaitMs: number
   /** A dialed connection with a ping unanswered this long is dead; an accepted one silent this long too. */
   pingTimeoutMs: number
   /** Challenge request plus WebSocket upgrade, and a challenge's lifetime on the server. */
@@ -53,6 +59,7 @@ export const defaultTransportLimits: Readonly<TransportLimits> = Object.freeze({
   sendBufferBytesLow: 1024 * 1024,
   pingIntervalMs: 100,
   peerDownAfterMs: 500,
+  peerDownInboundWaitMs: 100,
   pingTimeoutMs: 3_000,
   handshakeTimeoutMs: 5_000,
   reconnectDelayMsMin: 50,

@@ -38,8 +38,8 @@ export interface LinkContext {
   logger: Logger
   random: () => number
   nowMs: () => number
-  /** The peer's connection closed, or a ping went unanswered for peerDownAfterMs. */
-  peerDown: (peer: NodeId, reason: string) => void
+  /** The peer's connection closed (`closed`), or a ping went unanswered for peerDownAfterMs. */
+  peerDown: (peer: NodeId, reason: string, closed: boolean) => void
 }
 
 /**
@@ -302,17 +302,18 @@ export class OutboundLink {
       return
     }
     const silentMs = now - this.awaitingPongSinceMs
-    if (silentMs >= this.ctx.limits.peerDownAfterMs) this.reportDown(`no pong for ${Math.round(silentMs)} ms`)
+    if (silentMs >= this.ctx.limits.peerDownAfterMs)
+      this.reportDown(`no pong for ${Math.round(silentMs)} ms`, false)
     if (silentMs >= this.ctx.limits.pingTimeoutMs) {
       this.lastFailure = `no pong within ${this.ctx.limits.pingTimeoutMs} ms`
       ws.terminate()
     }
   }
 
-  private reportDown(reason: string): void {
+  private reportDown(reason: string, closed: boolean): void {
     if (this.reportedDown || this.closed) return
     this.reportedDown = true
-    this.ctx.peerDown(this.peer, reason)
+    this.ctx.peerDown(this.peer, reason, closed)
   }
 
   private closedSocket(ws: WebSocket): void {
@@ -324,7 +325,7 @@ export class OutboundLink {
     const wasOpen = this.state === 'open'
     if (wasOpen) this.counters.disconnects++
     if (this.closed) return
-    if (wasOpen) this.reportDown(this.lastFailure || 'connection closed')
+    if (wasOpen) this.reportDown(this.lastFailure || 'connection closed', true)
     this.failed(this.lastFailure || 'connection closed', wasOpen)
   }
 

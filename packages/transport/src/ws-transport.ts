@@ -47,6 +47,8 @@ export class WsTransport implements Transport {
   private readonly received = new Map<NodeId, ReceiveCounters>()
   private readonly handlers = new Set<MessageHandler>()
   private readonly downHandlers = new Set<PeerDownHandler>()
+  /** Peers whose report waits for their connection to us to close (see {@link peerDown}). */
+  private readonly pendingDown = new Map<NodeId, { reason: string; timer: NodeJS.Timeout }>()
   private readonly server: InboundServer
   private readonly linkContext: LinkContext
   private listening: PeerAddress | undefined
@@ -84,10 +86,7 @@ export class WsTransport implements Transport {
       logger: this.logger,
       random: options.random ?? Math.random,
       nowMs,
-      peerDown: (peer, reason) => {
-        this.logger.warn('peer down', { peer, reason })
-        for (const handler of this.downHandlers) handler(peer, reason)
-      },
+      peerDown: (peer, reason, closed) => this.peerDown(peer, reason, closed),
     }
     this.server = new InboundServer({
       self: this.nodeId,
@@ -100,6 +99,7 @@ export class WsTransport implements Transport {
       deliver: (from, messages, bytes) => this.deliver(from, messages, bytes),
       // A peer that dials us is up: our link to it need not wait out its redial backoff.
       accepted: (from) => this.links.get(from)?.peerIsUp(),
+      closed: (from) => this.reportPendingDown(from),
     })
   }
 
@@ -173,6 +173,39 @@ export class WsTransport implements Transport {
     return () => this.downHandlers.delete(handler)
   }
 
+  /**
+   * A peer that dies closes both its connections at once, and the one we dialed may be seen closed
+   * before the last frames it sent on the other are read. Delivered after the report, they would
+   * tell Raft that a dead leader is alive again, and its followers would wait out a full election
+   * timeout instead of campaigning at once. So while the peer's connection to us is open, the
+   * report waits for it to close (its frames come first), for peerDownInboundWaitMs at most.
+   */
+  private peerDown(peer: NodeId, reason: string, closed: boolean): void {
+    if (!closed || !this.server.isConnected(peer)) {
+      this.reportDown(peer, reason)
+      return
+    }
+    if (this.pendingDown.has(peer)) return
+    const timer = setTimeout(
+      () => this.reportPendingDown(peer),
+      this.linkContext.limits.peerDownInboundWaitMs,
+    )
+    this.pendingDown.set(peer, { reason, timer })
+  }
+
+  private reportPendingDown(peer: NodeId): void {
+    const pending = this.pendingDown.get(peer)
+    if (!pending) return
+    clearTimeout(pending.timer)
+    this.pendingDown.delete(peer)
+    this.reportDown(peer, pending.reason)
+  }
+
+  private reportDown(peer: NodeId, reason: string): void {
+    this.logger.warn('peer down', { peer, reason })
+    for (const handler of this.downHandlers) handler(peer, reason)
+  }
+
   private deliver(from: NodeId, messages: RaftMessage[], bytes: number): void {
     let counters = this.received.get(from)
     if (!counters) {
@@ -211,6 +244,8 @@ export class WsTransport implements Transport {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.handlers.clear()
+      for (const { timer } of this.pendingDown.values()) clearTimeout(timer)
+      this.pendingDown.clear()
       await Promise.all([...this.links.values()].map((link) => link.close()))
       await this.server.close()
     })()

@@ -379,6 +379,78 @@ describe('reconnect', () => {
   })
 })
 
+/** The connection peer `from` dialed to `t`, as t's server holds it (test access to internals). */
+function inboundFrom(t: WsTransport, from: number): WebSocket {
+  const server = (t as unknown as { server: { connections: Map<number, { ws: WebSocket }> } }).server
+  const connection = server.connections.get(from)
+  if (!connection) throw new Error(`node ${t.nodeId} holds no connection from node ${from}`)
+  return connection.ws
+}
+
+describe('a peer that dies', () => {
+  it('is reported down after the frames it sent before dying, not before', async () => {
+    // A long bound: the report must come from node 2's connection to us closing, not from the bound.
+    const waitMs = 5_000
+    const [a, b] = (await startCluster(2, () => ({ peerDownInboundWaitMs: waitMs }))) as [
+      WsTransport,
+      WsTransport,
+    ]
+    const events: string[] = []
+    a.onMessages((_from, messages) => {
+      for (const m of messages) events.push(`message ${m.group}`)
+    })
+    a.onPeerDown((peer) => events.push(`down ${peer}`))
+    try {
+      await waitFor('links open', () => connected([a, b]))
+      // Node 1 stops reading the connection node 2 dialed, so node 2's last frame waits unread in
+      // the kernel, as a killed process's last frames can while its other connection's close is seen.
+      const fromB = inboundFrom(a, 2)
+      fromB.pause()
+      b.send([timeoutNow(2, 1, 9)])
+      b.flush()
+      await b.close()
+      await waitFor("node 1's own connection to node 2 to close", () => a.stats().peers[0]!.state !== 'open')
+      assert.equal(events.join(', '), '', 'nothing reported while a frame from node 2 is unread')
+      const resumedAt = performance.now()
+      fromB.resume()
+      await waitFor('node 1 to report node 2 down', () => events.includes('down 2'))
+      const ms = performance.now() - resumedAt
+      assert.deepEqual(events, ['message 9', 'down 2'])
+      assert.ok(
+        ms < waitMs / 2,
+        `reported ${Math.round(ms)} ms after the frame was read: on the close, not the bound`,
+      )
+    } finally {
+      await a.close()
+    }
+  })
+
+  it('is reported down within peerDownInboundWaitMs if only our connection to it closed', async () => {
+    const waitMs = 300
+    const [a, b] = (await startCluster(2, () => ({ peerDownInboundWaitMs: waitMs }))) as [
+      WsTransport,
+      WsTransport,
+    ]
+    const down: { reason: string; atMs: number }[] = []
+    a.onPeerDown((_peer, reason) => down.push({ reason, atMs: performance.now() }))
+    try {
+      await waitFor('links open', () => connected([a, b]))
+      // Node 2 cuts the connection node 1 dialed; its own connection to node 1 stays open.
+      const cutAt = performance.now()
+      inboundFrom(b, 1).terminate()
+      await waitFor('node 1 to report node 2 down', () => down.length > 0, 5_000)
+      const ms = down[0]!.atMs - cutAt
+      assert.match(down[0]!.reason, /connection closed/)
+      assert.ok(
+        ms >= waitMs - 20,
+        `reported ${Math.round(ms)} ms after the cut, before the bound of ${waitMs} ms`,
+      )
+    } finally {
+      await Promise.all([a.close(), b.close()])
+    }
+  })
+})
+
 describe('a peer that comes back', () => {
   it('is dialed as soon as it dials us, not after the redial backoff', async () => {
     // A long backoff: without the shortcut node 1 would wait seconds before dialing node 2 again.
