@@ -14,8 +14,8 @@
  *
  * `--initial-heap-size=256` (MiB): V8 counts the bytes of ArrayBuffers allocated since the last
  * mark-compact against the old generation's limit, and that limit starts from the live heap, which
- * is small (15–20 MB). Every frame, batch and response a node handles is such a buffer, so at
- * 10 MB/s each node ran a mark-compact every ~170 ms (5–25 ms each, `--trace-gc`). Starting the
+ * is small (15–25 MB). Every frame, batch and response a node handles is such a buffer, so at
+ * 10 MB/s each node ran a mark-compact every ~170 ms (3–26 ms each, `--trace-gc`). Starting the
  * limit at 256 MiB makes it one every ~4 s. Measured (BENCHMARKS.md, 2026-11-26, evening): 1 KiB
  * max rate 42 → 51–53 MB/s, 100 B 260–271k → 304–324k records/s, 10,000 records/s of 1 KiB publish
  * p99 74–119 → 42–69 ms; idle RSS 303 MB per node.
