@@ -1,8 +1,40 @@
 /**
  * CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of Kafka's RecordBatch v2
- * (bytes 21..end of a batch). Table-driven, slicing-by-8: eight 256-entry tables let the loop
- * consume eight bytes per step with independent lookups instead of one byte per dependent lookup.
+ * (bytes 21..end of a batch) and of every value Cairn stores.
+ *
+ * Two implementations, one answer. Ranges of at least {@link NATIVE_BYTES_MIN} bytes go to
+ * `@node-rs/crc32` (SSE 4.2 / ARMv8 CRC instructions, a prebuilt binary) when it loads: 5.7 GB/s on
+ * 128 KiB against 0.8–1.3 GB/s for the JavaScript below, and every byte a node stores is checked
+ * two or three times on its way (the producer's batch, the leader's check, the storage value).
+ * Shorter ranges, and every range where the binary does not load, use the JavaScript: table-driven,
+ * slicing-by-8, eight 256-entry tables letting the loop consume eight bytes per step with
+ * independent lookups instead of one byte per dependent lookup.
  */
+
+import { createRequire } from 'node:module'
+
+/** Below this many bytes a call into the binary costs more than the JavaScript loop (216 vs 112 ns at 100 B). */
+export const NATIVE_BYTES_MIN = 256
+
+type NativeCrc32c = (input: Uint8Array, initialState?: number) => number
+
+/** The binary's crc32c, or null: not installed for this platform, or CAIRN_CRC32C=js asks for the JavaScript. */
+function loadNative(): NativeCrc32c | null {
+  if (process.env.CAIRN_CRC32C === 'js') return null
+  try {
+    const loaded = createRequire(import.meta.url)('@node-rs/crc32') as { crc32c?: unknown }
+    return typeof loaded.crc32c === 'function' ? (loaded.crc32c as NativeCrc32c) : null
+  } catch {
+    return null
+  }
+}
+
+const native = loadNative()
+
+/** Which implementation long ranges use in this process. */
+export function crc32cImplementation(): 'native' | 'js' {
+  return native === null ? 'js' : 'native'
+}
 
 const polynomial = 0x82f63b78
 const tables = buildTables()
@@ -30,6 +62,13 @@ function buildTables(): Int32Array {
  */
 export function crc32cUpdate(crc: number, bytes: Uint8Array, start = 0, end = bytes.length): number {
   if (start < 0 || end > bytes.length || start > end) throw new RangeError('crc32c: range outside the bytes')
+  if (native !== null && end - start >= NATIVE_BYTES_MIN)
+    return native(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), crc) >>> 0
+  return crc32cUpdateJs(crc, bytes, start, end)
+}
+
+/** The JavaScript implementation, whatever the length; crc32cUpdate's arguments, already checked. */
+export function crc32cUpdateJs(crc: number, bytes: Uint8Array, start: number, end: number): number {
   const t = tables
   let c = ~crc
   let i = start

@@ -1,6 +1,6 @@
 export * from './client-api.js'
 export * from './client-codec.js'
-export { crc32c, crc32cUpdate } from './crc32c.js'
+export { crc32c, crc32cImplementation, crc32cUpdate } from './crc32c.js'
 export { ErrorCode, type ErrorName, errorByCode, isRetriable, type KafkaError } from './error-codes.js'
 export {
   decodeFrame,

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { crc32c, crc32cUpdate } from '../src/index.js'
+import { crc32cUpdateJs, NATIVE_BYTES_MIN } from '../src/crc32c.js'
+import { crc32c, crc32cImplementation, crc32cUpdate } from '../src/index.js'
 import { fcOptions } from './seed.js'
 
 const ascii = (s: string) => new TextEncoder().encode(s)
@@ -55,5 +57,42 @@ describe('crc32c', () => {
       }),
       fcOptions(1_000),
     )
+  })
+
+  it('long ranges (the binary, where it loads) agree with the JavaScript and the bitwise definition', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: NATIVE_BYTES_MIN, maxLength: 4_096 }),
+        fc.nat(64),
+        fc.nat(64),
+        fc.uint8Array({ maxLength: 40 }),
+        (bytes, skip, cut, prefix) => {
+          const start = Math.min(skip, bytes.length)
+          const end = Math.max(start, bytes.length - cut)
+          const seed = crc32c(prefix)
+          const expected = crc32cBitwise(new Uint8Array([...prefix, ...bytes.subarray(start, end)]))
+          assert.equal(crc32cUpdate(seed, bytes, start, end), expected)
+          assert.equal(crc32cUpdateJs(seed, bytes, start, end), expected)
+        },
+      ),
+      fcOptions(300),
+    )
+  })
+
+  it('uses the binary on the platforms it ships for, and the JavaScript when told to', () => {
+    const shipped = ['linux-x64', 'linux-arm64', 'darwin-x64', 'darwin-arm64', 'win32-x64']
+    if (shipped.includes(`${process.platform}-${process.arch}`))
+      assert.equal(crc32cImplementation(), 'native')
+    // A process with CAIRN_CRC32C=js computes the same CRC of a 1 MiB range in JavaScript.
+    const script = `import { crc32c, crc32cImplementation } from './src/index.ts'
+      const b = Uint8Array.from({ length: 1 << 20 }, (_, i) => (i * 7919) & 255)
+      console.log(crc32cImplementation(), crc32c(b, 3))`
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: new URL('..', import.meta.url),
+      env: { ...process.env, CAIRN_CRC32C: 'js' },
+      encoding: 'utf8',
+    })
+    const b = Uint8Array.from({ length: 1 << 20 }, (_, i) => (i * 7919) & 255)
+    assert.equal(out.trim(), `js ${crc32c(b, 3)}`)
   })
 })
