@@ -10,7 +10,8 @@
  * before them — without waiting for this turn's flush, since a quorum already holds them durable;
  * only a membership change waits for it, so that a restarted node never knows an older commit
  * index than the last membership it applied. A produce that arrives while leadership moves here
- * (a hand-off, an election) waits for it to end before it takes offsets (leadershipSettled).
+ * (a hand-off, an election, a new leader's first commit) waits for it to end before it takes
+ * offsets (leadershipSettled).
  */
 import {
   type Entry,
@@ -121,9 +122,17 @@ interface Hosted {
 
 export type CommittedHandler = (group: GroupId, entries: Entry[]) => void
 
-/** A hand-off from this node, or an election by it, is under way. */
+/**
+ * A hand-off from this node, or an election by it, is under way — or it has just won one and not
+ * yet committed an entry of its term: until a follower answers, its ISR is itself alone, and an
+ * acks=all produce would be refused NOT_ENOUGH_REPLICAS for want of news rather than of replicas.
+ */
 function changing(raft: RaftNode): boolean {
-  return raft.leadTransferee !== NONE || raft.role === 'candidate'
+  return (
+    raft.leadTransferee !== NONE ||
+    raft.role === 'candidate' ||
+    (raft.role === 'leader' && !raft.committedInTerm)
+  )
 }
 
 export class RaftHost {
@@ -266,7 +275,8 @@ export class RaftHost {
 
   /**
    * True while the leadership of `group` is changing here: this node leads it and hands it to
-   * another node, or campaigns for it (a candidate: past pre-vote, or called by a hand-off).
+   * another node, campaigns for it (a candidate: past pre-vote, or called by a hand-off), or has
+   * just won it and not yet committed an entry of its term.
    */
   leadershipChanging(group: GroupId): boolean {
     const g = this.groups.get(group)
@@ -275,7 +285,8 @@ export class RaftHost {
 
   /**
    * Resolves once the leadership of `group` is not changing here any more — the hand-off completed
-   * or was given up, the election won or lost — or after {@link LEADERSHIP_WAIT_MS_MAX}. A produce
+   * or was given up, the election lost or won and the new term's first entry committed — or after
+   * {@link LEADERSHIP_WAIT_MS_MAX}. A produce
    * waits here before it takes offsets, so that its answer is an append, or names the new leader
    * (KIP-951), instead of sending the client round its retry backoff and a metadata refresh.
    */

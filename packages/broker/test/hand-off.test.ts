@@ -83,6 +83,44 @@ describe('hand-off', () => {
     client.ws.close()
   })
 
+  it('a new leader answers acks=all once it has heard from its followers, not NOT_ENOUGH_REPLICAS before', async () => {
+    const controller = nodes.find((n) => n.isController())!
+    await controller.command({
+      type: 'createTopic',
+      name: 'fresh',
+      partitions: [[1, 2, 3]],
+      configs: { 'min.insync.replicas': '2' },
+    })
+    let caught = 0
+    const seen: string[] = []
+    for (let attempt = 0; attempt < 8 && caught < 3; attempt++) {
+      const old = await waitFor('a leader', () => leaderOf('fresh', 0))
+      const group = old.partition('fresh', 0)!.group
+      await waitFor('a full ISR', () => old.host.status(group)?.isr.length === 3)
+      const next = nodes.find((n) => n.nodeId !== old.nodeId)!
+      assert.ok(old.host.transferLeadership(group, next.nodeId))
+      // Every turn of the event loop, until node `next` leads: then produce at once, before the
+      // followers' answers to its first append can have arrived.
+      const deadline = performance.now() + 5_000
+      while (next.host.status(group)?.role !== 'leader') {
+        assert.ok(performance.now() < deadline, `node ${next.nodeId} did not take over`)
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+      const isrAtStart = next.host.isrOf(group).length
+      if (isrAtStart < 2) caught++
+      const r = await next
+        .partition('fresh', 0)!
+        .produce(batch(`fresh ${attempt}`), -1)
+        .then(
+          (ok) => `ok at ${ok.baseOffset}`,
+          (e: unknown) => String(e),
+        )
+      seen.push(`ISR ${isrAtStart} at election: ${r}`)
+      assert.match(r, /^ok at \d+$/, seen.join('; '))
+    }
+    assert.ok(caught > 0, `a produce reached a leader that had heard from no follower: ${seen.join('; ')}`)
+  })
+
   it('a stopping node answers the requests it received, then closes each connection with 1001', async () => {
     const leader = await waitFor('a leader', () => leaderOf('ho', 0))
     const port = peers.get(leader.nodeId)!.port

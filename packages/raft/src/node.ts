@@ -77,6 +77,15 @@ export class RaftNode {
     return computeIsr(this.context)
   }
 
+  /**
+   * On a leader: whether an entry of its own term has committed (its first, the no-op, at least).
+   * Before that it has heard from no follower in this term, so its ISR is itself alone.
+   */
+  get committedInTerm(): boolean {
+    const c = this.context
+    return c.role === 'leader' && c.storage.term(c.commit) === c.term
+  }
+
   /** On a leader handing off (TransferLeadership): the node leadership is moving to; NONE otherwise. */
   get leadTransferee(): NodeId {
     return this.context.role === 'leader' ? this.context.leadTransferee : NONE
