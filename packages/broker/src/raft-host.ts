@@ -286,9 +286,9 @@ export class RaftHost {
   /**
    * Resolves once the leadership of `group` is not changing here any more — the hand-off completed
    * or was given up, the election lost or won and the new term's first entry committed — or after
-   * {@link LEADERSHIP_WAIT_MS_MAX}. A produce
-   * waits here before it takes offsets, so that its answer is an append, or names the new leader
-   * (KIP-951), instead of sending the client round its retry backoff and a metadata refresh.
+   * {@link LEADERSHIP_WAIT_MS_MAX}. A produce waits here before it takes offsets, so that its
+   * answer is an append, or names the new leader (KIP-951), instead of sending the client round its
+   * retry backoff and a metadata refresh.
    */
   leadershipSettled(group: GroupId): Promise<void> {
     const g = this.groups.get(group)
