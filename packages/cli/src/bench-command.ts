@@ -16,6 +16,7 @@ import { type BenchResult, consumeWorkload, e2eWorkload, produceWorkload } from 
 export const BENCH_USAGE = `usage: cairn bench produce|consume|e2e [--topic T] [--partitions 16] [--replication-factor 3]
                    [--acks all] [--record-size 100] [--records 1000000] [--rate R] [--in-flight 100000]
                    [--producers 1] [--linger-ms 0] [--batch-size 131072] [--json] [--bootstrap H:P,...]
+                   [--warmup-records 0]   (produce, e2e)
        cairn bench failover [--trials 20] [--graceful] [--partitions 16] [--rate 2000] [--record-size 100]
        cairn bench idle [--partitions 3000] [--seconds 30] [--settle-seconds 5]
    (all: [--json]; produce, consume, e2e, failover: [--retry-backoff-ms 20] [--retry-backoff-max-ms 100])
@@ -35,6 +36,9 @@ folder) and stops it at the end or on Ctrl-C.
 Max rate (no --rate): each producer sends as fast as it accepts, with at most --in-flight records
 unacknowledged. Fixed rate (--rate, records/s in total): each record is due at its time, and its
 latency counts from then, even if it is sent late (corrected for coordinated omission).
+--warmup-records N (Kafka's, KIP-1052): the first N of --records warm the cluster and the bench
+up (JIT, caches, connections); the summary gives the whole run and the steady state after them,
+and the JSON line's figures are the steady state's, the whole run's under "whole_run".
 Latencies: HdrHistogram, 3 significant digits. MB = 10^6 bytes of record values.
 --json ends the output with one JSON line: records_per_s, mb_per_s, p50_ms, p99_ms, p999_ms,
 max_ms (e2e: e2e_p50_ms ...; failover: unavailable_p50_ms, unavailable_p99_ms, trials; idle:
@@ -55,8 +59,8 @@ const PRODUCING = [
 const THROUGHPUT = [...PRODUCING, 'replication-factor', 'acks', 'records', 'producers', 'bootstrap']
 /** The options each workload takes; any other given is refused by name. */
 const ALLOWED: Record<Workload, readonly string[]> = {
-  produce: [...THROUGHPUT, 'rate'],
-  e2e: [...THROUGHPUT, 'rate'],
+  produce: [...THROUGHPUT, 'rate', 'warmup-records'],
+  e2e: [...THROUGHPUT, 'rate', 'warmup-records'],
   consume: THROUGHPUT,
   failover: [...PRODUCING, 'trials', 'graceful', 'rate'],
   idle: ['topic', 'partitions', 'seconds', 'settle-seconds', 'json'],
@@ -100,6 +104,7 @@ function parseBenchArgs(argv: string[]) {
       acks: { type: 'string' },
       'record-size': { type: 'string' },
       records: { type: 'string' },
+      'warmup-records': { type: 'string' },
       rate: { type: 'string' },
       'in-flight': { type: 'string' },
       producers: { type: 'string' },
@@ -175,6 +180,12 @@ export function parseBenchOptions(argv: string[]): BenchOptions | null {
     L.retryBackoffMsMax,
   )
   if (retryBackoffMaxMs < retryBackoffMs) fail('--retry-backoff-max-ms is below --retry-backoff-ms')
+  const records = intOption(values.records, 'records', 1_000_000, 1, L.recordsMax)
+  const warmupRecords = intOption(values['warmup-records'], 'warmup-records', 0, 0, L.recordsMax)
+  if (warmupRecords >= records)
+    fail(
+      `--warmup-records ${warmupRecords} leaves no record to measure: it must be below --records ${records}`,
+    )
   return {
     workload,
     topic,
@@ -194,7 +205,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | null {
       L.recordSizeBytesMin,
       L.recordSizeBytesMax,
     ),
-    records: intOption(values.records, 'records', 1_000_000, 1, L.recordsMax),
+    records,
+    warmupRecords,
     ratePerS: intOption(values.rate, 'rate', workload === 'failover' ? 2000 : 0, 1, L.ratePerSMax),
     inFlightMax: intOption(values['in-flight'], 'in-flight', 100_000, 1, L.inFlightMax),
     producers: intOption(values.producers, 'producers', 1, 1, L.producersMax),

@@ -16,6 +16,8 @@ export interface BenchOptions {
   acks: 'all' | '1' | '0'
   recordSizeBytes: number
   records: number
+  /** The first this many of --records are a warm-up, outside the steady state's figures (produce, e2e). */
+  warmupRecords: number
   /** Records per second in total; 0 for max rate. */
   ratePerS: number
   inFlightMax: number

@@ -6,6 +6,10 @@
  * - fixed rate: record k of the whole run is due at start + k / rate (spread over the producers);
  *   a record sent late is still measured from when it was due, so a stall shows in the latencies
  *   instead of hiding in a slower send rate (coordinated omission).
+ * The first `warmupRecords` records of a run (Kafka's `--warmup-records`, KIP-1052) are measured
+ * into the whole run's figures only; the steady state's figures start with the record after them.
+ * Steady means intended at or after the time the first record after the warm-up was intended, so
+ * publish and end-to-end latencies sort a record the same way.
  * Consumers fetch what the producers wrote, one consumer per partition leader at the start (so a
  * quiet leader's long poll holds up no other), and, for e2e, read the record's intended send time
  * from its first 8 bytes.
@@ -30,6 +34,8 @@ export interface LoadOptions {
   ratePerS: number
   /** Unacknowledged records per producer. */
   inFlightMax: number
+  /** The first this many records of the run are a warm-up, outside the steady state's figures. */
+  warmupRecords?: number
   /** Send record k to partition k % partitions (failover: every partition gets its share); else the partitioner decides. */
   roundRobinPartitions?: number
   /** Put the intended send time into each record (e2e). */
@@ -64,15 +70,25 @@ function payload(size: number): Uint8Array {
 }
 
 export class LoadGenerator {
+  /** Publish latency of every record of the run, warm-up included. */
   readonly publish = latencyHistogram()
+  /** Publish latency of the records after the warm-up. */
+  readonly steadyPublish = latencyHistogram()
   /** Sent − due, at a fixed rate (OMB's publish delay): whether the bench itself keeps up. */
   readonly sendDelay = latencyHistogram()
   acked = 0
   bytesAcked = 0
   failed = 0
   firstError: string | null = null
+  /** Acknowledged records after the warm-up. */
+  steadyAcked = 0
   startedMs = 0
   lastAckMs = 0
+  /**
+   * When the first record after the warm-up was intended: records intended from then on are the
+   * steady state. Infinity while warming up.
+   */
+  steadyFromMs = Number.POSITIVE_INFINITY
   private readonly states: ProducerState[]
   private readonly payload: Uint8Array
   /** Milliseconds between records of the whole run; 0 at max rate. */
@@ -83,6 +99,9 @@ export class LoadGenerator {
    */
   private readonly sharedRequest: SendRequest | null
   private nextPartition = 0
+  /** Records sent so far by all producers. */
+  private sentTotal = 0
+  private readonly warmupRecords: number
   private stopped = false
   private finish: (() => void) | null = null
 
@@ -115,6 +134,14 @@ export class LoadGenerator {
         ? null
         : { topic: o.topic, messages: [{ value: this.payload }] }
     this.intervalMs = o.ratePerS > 0 ? 1000 / o.ratePerS : 0
+    this.warmupRecords = o.warmupRecords ?? 0
+    if (!Number.isSafeInteger(this.warmupRecords) || this.warmupRecords < 0)
+      throw new Error(`warmupRecords wants a whole number, got ${this.warmupRecords}`)
+  }
+
+  /** Whether a record intended at `intendedMs` is in the steady state (after the warm-up). */
+  isSteady(intendedMs: number): boolean {
+    return intendedMs >= this.steadyFromMs
   }
 
   get sent(): number {
@@ -129,6 +156,9 @@ export class LoadGenerator {
   run(): Promise<void> {
     this.startedMs = performance.now()
     this.lastAckMs = this.startedMs
+    // At a fixed rate record k is intended at start + k × interval, whoever sends it.
+    if (this.intervalMs > 0 || this.warmupRecords === 0)
+      this.steadyFromMs = this.startedMs + this.warmupRecords * this.intervalMs
     const done = new Promise<void>((resolve) => {
       this.finish = resolve
     })
@@ -186,6 +216,8 @@ export class LoadGenerator {
   }
 
   private sendOne(s: ProducerState, intendedMs: number, onAcked: (metadata: RecordMetadata[]) => void): void {
+    if (this.sentTotal++ === this.warmupRecords && this.steadyFromMs === Number.POSITIVE_INFINITY)
+      this.steadyFromMs = intendedMs
     s.sent++
     s.inFlight++
     s.producer.send(this.requestFor(intendedMs)).then(onAcked, s.onFailed)
@@ -207,6 +239,10 @@ export class LoadGenerator {
     this.bytesAcked += this.o.recordSizeBytes
     this.lastAckMs = now
     recordMs(this.publish, now - intendedMs)
+    if (intendedMs >= this.steadyFromMs) {
+      this.steadyAcked++
+      recordMs(this.steadyPublish, now - intendedMs)
+    }
     this.o.onAck?.(metadata[0]!.partition, intendedMs, now)
     this.afterOutcome(s)
   }
@@ -242,12 +278,16 @@ export interface ConsumeOptions {
   maxWaitMs: number
   /** Read the intended send time from each record's first 8 bytes (e2e). */
   endToEnd: boolean
+  /** Whether a record intended at this time is after the warm-up (e2e); by default every one is. */
+  isSteady?: (intendedMs: number) => boolean
 }
 
 export class ConsumeLoad {
   /** Time per poll that returned records. */
   readonly fetch = latencyHistogram()
   readonly endToEnd: Histogram = latencyHistogram()
+  /** End-to-end latency of the records after the producers' warm-up. */
+  readonly steadyEndToEnd: Histogram = latencyHistogram()
   received = 0
   bytes = 0
   firstMs = 0
@@ -309,6 +349,7 @@ export class ConsumeLoad {
         if (this.o.endToEnd && value && value.length >= TIMESTAMP_BYTES) {
           const sentMs = new DataView(value.buffer, value.byteOffset, TIMESTAMP_BYTES).getFloat64(0)
           recordMs(this.endToEnd, now - sentMs)
+          if (this.o.isSteady?.(sentMs) ?? true) recordMs(this.steadyEndToEnd, now - sentMs)
         }
       }
     }

@@ -122,12 +122,16 @@ function cpuMeter(): () => number {
 
 /** Runs the load with a progress line; resolves when every record has its outcome. */
 async function drive(run: Run, label: string, load: LoadGenerator, note?: () => string) {
-  const stop = startProgress(label, () => ({
-    records: load.acked,
-    bytes: load.bytesAcked,
-    latency: load.publish,
-    ...(note && { note: note() }),
-  }))
+  const stop = startProgress(label, () => {
+    const warming = load.steadyFromMs === Number.POSITIVE_INFINITY ? 'warming up' : ''
+    const said = [note?.() ?? '', warming].filter((s) => s !== '').join(', ')
+    return {
+      records: load.acked,
+      bytes: load.bytesAcked,
+      latency: load.publish,
+      ...(said !== '' && { note: said }),
+    }
+  })
   run.onCleanup(stop)
   run.onCleanup(() => load.stop())
   const aborted = () => load.stop()
@@ -165,7 +169,11 @@ async function readAll(run: Run, consume: ConsumeLoad, reading: Promise<void>): 
     )
 }
 
-function loadOptions(o: BenchOptions, topic: string, overrides: { ratePerS?: number; e2e?: boolean } = {}) {
+function loadOptions(
+  o: BenchOptions,
+  topic: string,
+  overrides: { ratePerS?: number; e2e?: boolean; warmupRecords?: number } = {},
+) {
   return {
     topic,
     recordSizeBytes: o.recordSizeBytes,
@@ -173,6 +181,7 @@ function loadOptions(o: BenchOptions, topic: string, overrides: { ratePerS?: num
     ratePerS: overrides.ratePerS ?? o.ratePerS,
     inFlightMax: o.inFlightMax,
     timestampInValue: overrides.e2e ?? false,
+    warmupRecords: overrides.warmupRecords ?? o.warmupRecords,
   }
 }
 
@@ -198,38 +207,83 @@ function leadersOf(partitions: PartitionInfo[]): Map<number, number> {
   return new Map(partitions.map((p) => [p.partition, p.leaderId]))
 }
 
-/** What produce and e2e report of their producers: throughput, publish latency, and at a fixed rate the send delay. */
-function produced(o: BenchOptions, topic: string, load: LoadGenerator, benchCpuPercent: number) {
-  const seconds = (load.lastAckMs - load.startedMs) / 1000
-  const perS = seconds > 0 ? load.acked / seconds : 0
-  const publish = summarize(load.publish)
+/** Records, seconds and rates of one stretch of a run: the whole run, or the steady state after the warm-up. */
+function stretch(o: BenchOptions, records: number, fromMs: number, toMs: number) {
+  const seconds = Math.max(0, toMs - fromMs) / 1000
+  const perS = seconds > 0 ? records / seconds : 0
+  return { records, seconds, perS, mbPerS: megabytesPerS(records, o.recordSizeBytes, seconds) }
+}
+
+type Stretch = ReturnType<typeof stretch>
+
+function stretchJson(s: Stretch, latencies: Record<string, number>) {
+  return {
+    records: s.records,
+    seconds: round3(s.seconds),
+    records_per_s: round3(s.perS),
+    mb_per_s: round3(s.mbPerS),
+    ...latencies,
+  }
+}
+
+/**
+ * What produce and e2e report of their producers: throughput, publish latency, and at a fixed
+ * rate the send delay; with a warm-up, for the whole run and for the steady state after it.
+ * `endToEnd` (e2e) joins the latencies and the JSON line the same way.
+ */
+function produced(
+  o: BenchOptions,
+  topic: string,
+  load: LoadGenerator,
+  benchCpuPercent: number,
+  endToEnd?: { all: Histogram; steady: Histogram },
+) {
+  const whole = stretch(o, load.acked, load.startedMs, load.lastAckMs)
+  const steady = stretch(o, load.steadyAcked, Math.min(load.steadyFromMs, load.lastAckMs), load.lastAckMs)
+  const warm = o.warmupRecords > 0
   const sendDelay = summarize(load.sendDelay)
   const fixedRate = o.ratePerS > 0
+  const row = (label: string, s: Stretch, errors: string) => [
+    ...(warm ? [label] : []),
+    int(s.records),
+    errors,
+    s.seconds.toFixed(2),
+    int(s.perS),
+    mbps(s.mbPerS),
+    benchCpuPercent.toFixed(0),
+  ]
+  const steadyLabel = `after ${int(o.warmupRecords)} warm-up`
+  // Rows named for their stretch only when there are two stretches.
+  const latencies = (publish: Histogram, e2e: Histogram | undefined, stretchLabel: string) => {
+    const named = (what: string) => (warm ? `${what} (${stretchLabel})` : what)
+    return {
+      rows: [
+        latencyRow(named('publish'), summarize(publish)),
+        ...(e2e ? [latencyRow(named('end-to-end'), summarize(e2e))] : []),
+      ],
+      json: { ...latencyJson('', summarize(publish)), ...(e2e ? latencyJson('e2e_', summarize(e2e)) : {}) },
+    }
+  }
+  const all = latencies(load.publish, endToEnd?.all, 'whole run')
+  const after = latencies(load.steadyPublish, endToEnd?.steady, steadyLabel)
   return {
     throughput: table([
-      ['records', 'errors', 'seconds', 'records/s', 'MB/s', 'bench CPU %'],
-      [
-        int(load.acked),
-        int(load.failed),
-        seconds.toFixed(2),
-        int(perS),
-        mbps(megabytesPerS(load.acked, o.recordSizeBytes, seconds)),
-        benchCpuPercent.toFixed(0),
-      ],
+      [...(warm ? ['phase'] : []), 'records', 'errors', 'seconds', 'records/s', 'MB/s', 'bench CPU %'],
+      row('whole run', whole, int(load.failed)),
+      ...(warm ? [row(steadyLabel, steady, '-')] : []),
     ]),
     latencyRows: [
-      latencyRow('publish', publish),
+      ...(warm ? [...all.rows, ...after.rows] : all.rows),
       ...(fixedRate ? [latencyRow('send delay (sent - due)', sendDelay)] : []),
     ],
     json: {
       ...runJson(o, topic),
       rate: fixedRate ? o.ratePerS : null,
       errors: load.failed,
-      records: load.acked,
-      seconds: round3(seconds),
-      records_per_s: round3(perS),
-      mb_per_s: round3(megabytesPerS(load.acked, o.recordSizeBytes, seconds)),
-      ...latencyJson('', publish),
+      warmup_records: o.warmupRecords,
+      // The figures are the steady state's; without a warm-up that is the whole run.
+      ...stretchJson(warm ? steady : whole, warm ? after.json : all.json),
+      ...(warm && { whole_run: stretchJson(whole, all.json) }),
       ...(fixedRate ? latencyJson('send_delay_', sendDelay) : {}),
       bench_cpu_percent: round3(benchCpuPercent),
     },
@@ -256,31 +310,31 @@ export async function e2eWorkload(run: Run): Promise<BenchResult> {
   const admin = run.client()
   const { topic, partitions } = await prepareTopic(run, admin)
   const producers = await producersFor(run, topic, partitions)
+  const load = new LoadGenerator(producers, loadOptions(o, topic, { e2e: true }))
   const consume = new ConsumeLoad(await consumerClient(run, topic), {
     topic,
     from: await admin.admin().listOffsets(topic, 'latest'),
     leaders: leadersOf(partitions),
     maxWaitMs: E2E_FETCH_WAIT_MS,
     endToEnd: true,
+    isSteady: (intendedMs) => load.isSteady(intendedMs),
   })
   consume.expected = o.records
   run.onCleanup(() => consume.stop())
-  const load = new LoadGenerator(producers, loadOptions(o, topic, { e2e: true }))
   const reading = consume.run()
   reading.catch(() => undefined)
   const { benchCpuPercent } = await drive(run, 'e2e', load, () => `e2e p99 ${p99(consume.endToEnd)}`)
   // A record that failed may or may not be in the log: wait for the acknowledged ones.
   consume.expected = Math.min(consume.expected, load.acked)
   await readAll(run, consume, reading)
-  const figures = produced(o, topic, load, benchCpuPercent)
-  const endToEnd = summarize(consume.endToEnd)
+  const figures = produced(o, topic, load, benchCpuPercent, {
+    all: consume.endToEnd,
+    steady: consume.steadyEndToEnd,
+  })
   return {
     title: describeRun(o, topic, whereOf(run)),
-    tables: [
-      figures.throughput,
-      table([LATENCY_HEADER, ...figures.latencyRows, latencyRow('end-to-end', endToEnd)]),
-    ],
-    json: { ...figures.json, ...latencyJson('e2e_', endToEnd) },
+    tables: [figures.throughput, table([LATENCY_HEADER, ...figures.latencyRows])],
+    json: figures.json,
     failures: load.failed,
     firstError: load.firstError,
   }
@@ -297,7 +351,7 @@ export async function consumeWorkload(run: Run): Promise<BenchResult> {
   const topic = created.topic
   const producers = await producersFor(run, topic, created.partitions)
   const from = await admin.admin().listOffsets(topic, 'latest')
-  const load = new LoadGenerator(producers, loadOptions(o, topic, { ratePerS: 0 }))
+  const load = new LoadGenerator(producers, loadOptions(o, topic, { ratePerS: 0, warmupRecords: 0 }))
   await drive(run, 'produce, not timed', load)
   if (load.acked === 0) throw new Error(`no record was acknowledged: ${load.firstError ?? 'unknown error'}`)
   const producedSeconds = (load.lastAckMs - load.startedMs) / 1000

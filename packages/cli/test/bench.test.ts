@@ -117,6 +117,11 @@ describe('cairn bench', () => {
       [['idle', '--rate', '5'], /--rate does not apply to 'cairn bench idle'/],
       [['idle', '--partitions', '10001'], /--partitions wants an integer from 1 to 10000/],
       [['consume', '--rate', '5'], /--rate does not apply to 'cairn bench consume'/],
+      [['consume', '--warmup-records', '5'], /--warmup-records does not apply to 'cairn bench consume'/],
+      [
+        ['produce', '--records', '500', '--warmup-records', '500'],
+        /leaves no record to measure: it must be below --records 500/,
+      ],
       [['produce', '--speed', '5'], /unknown option '--speed'; try 'cairn bench --help'/],
     ]
     for (const [args, message] of cases) {
@@ -157,18 +162,38 @@ describe('cairn bench', () => {
     assert.ok((json.p99_ms as number) <= (json.max_ms as number))
   })
 
-  it('e2e at a fixed rate for ~3 s: publish and end-to-end latencies', async () => {
-    const r = await bench(['e2e', '--rate', '1000', '--records', '3000', '--partitions', '4', '--json'])
+  it('e2e at a fixed rate for ~3 s after a 1 s warm-up: publish and end-to-end latencies of both', async () => {
+    const r = await bench([
+      'e2e',
+      '--rate',
+      '1000',
+      '--records',
+      '4000',
+      '--warmup-records',
+      '1000',
+      '--partitions',
+      '4',
+      '--json',
+    ])
     const json = finished(r)
-    assertNumbers(json, [...LATENCY_FIELDS, 'e2e_p50_ms', 'e2e_p99_ms', 'e2e_p999_ms', 'e2e_max_ms'])
+    const e2eFields = ['e2e_p50_ms', 'e2e_p99_ms', 'e2e_p999_ms', 'e2e_max_ms']
+    assertNumbers(json, [...LATENCY_FIELDS, ...e2eFields])
+    assert.equal(json.warmup_records, 1000)
+    // The figures are the steady state's: records 1000 to 3999, due from 1 s into the run.
     assert.equal(json.records, 3000)
     assert.equal(json.rate, 1000)
     // At a fixed rate the run lasts records / rate, however fast the cluster is.
     assert.ok((json.seconds as number) >= 2.9, `lasted ${json.seconds} s`)
     // A record is read after it is acknowledged... or at about the same time.
     assert.ok((json.e2e_max_ms as number) > 0)
+    const whole = json.whole_run as Record<string, unknown>
+    assertNumbers(whole, [...LATENCY_FIELDS, ...e2eFields])
+    assert.equal(whole.records, 4000)
+    assert.ok((whole.seconds as number) >= 3.9, `the whole run lasted ${whole.seconds} s`)
+    assert.ok((whole.max_ms as number) >= (json.max_ms as number), 'the whole run holds the steady state')
     assert.match(r.stderr, /\[e2e\] .*records\/s .*p99/, 'a progress line')
-    assert.match(r.stdout, /end-to-end/)
+    assert.match(r.stdout, /end-to-end \(whole run\)/)
+    assert.match(r.stdout, /end-to-end \(after 1,000 warm-up\)/)
   })
 
   it('consume: the catch-up rate of a backlog', async () => {
