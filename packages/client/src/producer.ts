@@ -298,6 +298,15 @@ interface TopicInPass {
   available: readonly number[] | undefined
 }
 
+/**
+ * Whether metadata gives the topic partitions to append to. A topic the cluster does not know is
+ * cached with its error and no partitions (0): its sends wait for metadata, as for one not asked of
+ * the cluster yet (undefined).
+ */
+function knownPartitions(partitionCount: number | undefined): partitionCount is number {
+  return partitionCount !== undefined && partitionCount >= 1
+}
+
 export class Producer {
   readonly config: ResolvedProducerConfig
   private readonly accumulator: RecordAccumulator
@@ -528,7 +537,7 @@ export class Producer {
         topics.set(send.topic, topic)
       }
       const partitionCount = topic.partitionCount
-      if (partitionCount === undefined || partitionCount < 1) {
+      if (!knownPartitions(partitionCount)) {
         this.requestMetadata(send.topic)
         skipped = true
         return true
@@ -664,12 +673,11 @@ export class Producer {
   private expireSends(now: number): void {
     this.appendQueue.expireDue(now, (send) => {
       const { maxBlockMs, bufferMemoryBytes } = this.config
-      const error =
-        this.io.partitionCount(send.topic) === undefined
-          ? new TimeoutError(`Topic ${send.topic} not present in metadata after ${maxBlockMs} ms.`)
-          : new BufferExhaustedError(
-              `Failed to allocate ${this.accumulator.reservationFor(send.records[send.cursor]!.fixedBytes)} bytes within the configured max blocking time ${maxBlockMs} ms. Total memory: ${bufferMemoryBytes} bytes. Available memory: ${bufferMemoryBytes - this.accumulator.bufferBytesUsed} bytes.`,
-            )
+      const error = !knownPartitions(this.io.partitionCount(send.topic))
+        ? new TimeoutError(`Topic ${send.topic} not present in metadata after ${maxBlockMs} ms.`)
+        : new BufferExhaustedError(
+            `Failed to allocate ${this.accumulator.reservationFor(send.records[send.cursor]!.fixedBytes)} bytes within the configured max blocking time ${maxBlockMs} ms. Total memory: ${bufferMemoryBytes} bytes. Available memory: ${bufferMemoryBytes - this.accumulator.bufferBytesUsed} bytes.`,
+          )
       send.recordFailed(send.cursor, error)
     })
   }

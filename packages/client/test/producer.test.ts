@@ -563,6 +563,19 @@ describe('buffer.memory and max.block.ms', () => {
     assert.ok(cluster.refreshes.length >= 2)
   })
 
+  it('says the topic is not in metadata, not that memory ran out, when the cluster does not know it', async () => {
+    const { clock, cluster } = setup()
+    // Metadata names the topic with no partitions: what Cairn's client caches for a topic the
+    // cluster answered UNKNOWN_TOPIC_OR_PARTITION for.
+    cluster.leaders.set('unknown', [])
+    cluster.cache.set('unknown', [])
+    const producer = cluster.producer({ 'max.block.ms': 500 })
+    const sent = outcome(producer.send({ topic: 'unknown', messages: [{ value: 'a' }] }))
+    await clock.advance(500)
+    assert.ok(sent.error instanceof TimeoutError, `${sent.error}`)
+    assert.equal(sent.error.message, 'Topic unknown not present in metadata after 500 ms.')
+  })
+
   it('a send waits for its topic to appear in metadata', async () => {
     const { clock, cluster } = setup()
     const producer = cluster.producer({ 'linger.ms': 0 })
