@@ -256,6 +256,35 @@ describe('cairn bench', () => {
     assert.match(bad.stderr, /^bench-floor: .*must be positive/)
   })
 
+  it('scripts/bench-leveldb-layout.mjs: entries keyed by a node-wide sequence only move down the levels', () => {
+    const script = fileURLToPath(new URL('../../../scripts/bench-leveldb-layout.mjs', import.meta.url))
+    const before = readdirSync(tmpdir()).filter((f) => f.startsWith('cairn-leveldb-layout-')).length
+    const run = (layout: string) => {
+      const r = spawnSync(process.execPath, [script, '--layout', layout, '--mb', '200', '--json'], {
+        encoding: 'utf8',
+        timeout: RUN_MS_MAX,
+      })
+      assert.equal(r.status, 0, r.stderr)
+      return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number | null>
+    }
+    const group = run('group')
+    const entries = run('entries')
+    // 200 MB is six 32 MiB memtables: level 0 reaches its compaction trigger (4 tables) in both.
+    assert.ok(group.level0_tables! >= 5 && entries.level0_tables! >= 5, JSON.stringify({ group, entries }))
+    assert.ok(group.compactions! > 0, 'group rows interleave: level-0 tables overlap and are merged')
+    assert.equal(entries.compactions, 0, 'appends at the top of the key range: trivial moves only')
+    assert.ok(entries.moves! > 0)
+    if (group.write_amplification !== null && entries.write_amplification !== null)
+      assert.ok(entries.write_amplification < group.write_amplification, JSON.stringify({ group, entries }))
+    assert.equal(readdirSync(tmpdir()).filter((f) => f.startsWith('cairn-leveldb-layout-')).length, before)
+    const bad = spawnSync(process.execPath, [script, '--layout', 'group', '--meta-every-turns', '5'], {
+      encoding: 'utf8',
+      timeout: RUN_MS_MAX,
+    })
+    assert.equal(bad.status, 2)
+    assert.equal(bad.stderr, 'bench-leveldb-layout: --meta-every-turns applies to --layout sequence only\n')
+  })
+
   it('Ctrl-C stops the run and the cluster, and removes its folder', async () => {
     let interrupted = false
     let nodeCommands: string[] = []
