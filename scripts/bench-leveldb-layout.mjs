@@ -17,11 +17,17 @@
 // a memtable is enough to make its level-0 table overlap every table of older entries.
 //
 // It reports entry MB/s, the bytes the process wrote to disk (/proc/self/io, LevelDB's log, tables
-// and compactions alike) per entry byte, and the compactions LevelDB's LOG records. Same options as
-// @cairn/storage: no compression, 32 MiB memtable, 2 MiB tables.
+// and compactions alike) per entry byte, the compactions LevelDB's LOG records, and how long each
+// turn's synced write took (p50, p99, max). Same options as @cairn/storage: no compression, 32 MiB
+// memtable (--write-buffer-mib), 2 MiB tables.
+//
+// --rate-mb R paces the turns at R MB/s of entries; a turn's time then counts from when it was due,
+// so a stall shows in the figures instead of in a slower rate. Several processes at once (one per
+// node of a local cluster) show what they do to each other's syncs on one disk.
 //
 // Usage: node scripts/bench-leveldb-layout.mjs [--layout group|sequence|entries] [--mb 1000]
-//          [--groups 16] [--entry-bytes 16384] [--meta-every-turns 1] [--dir D] [--json]
+//          [--groups 16] [--entry-bytes 16384] [--meta-every-turns 1] [--write-buffer-mib 32]
+//          [--rate-mb R] [--dir D] [--json]
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -44,6 +50,7 @@ const TURNS_MAX = 1_000_000
 const LEVEL0_COMPACTION_TRIGGER = 4
 const SETTLE_MS_MAX = 60_000
 const SETTLE_POLL_MS = 20
+const WRITE_BUFFER_MIB_MAX = 1024
 const OFFSET_ROW_BYTES = 24
 const HARD_STATE_BYTES = 24
 
@@ -68,6 +75,8 @@ const { values } = (() => {
         groups: { type: 'string', default: '16' },
         'entry-bytes': { type: 'string', default: '16384' },
         'meta-every-turns': { type: 'string', default: '1' },
+        'write-buffer-mib': { type: 'string', default: '32' },
+        'rate-mb': { type: 'string' },
         dir: { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
@@ -79,7 +88,7 @@ const { values } = (() => {
 })()
 if (values.help) {
   console.log(
-    'usage: node scripts/bench-leveldb-layout.mjs [--layout group|sequence|entries] [--mb 1000] [--groups 16] [--entry-bytes 16384] [--meta-every-turns 1] [--dir D] [--json]',
+    'usage: node scripts/bench-leveldb-layout.mjs [--layout group|sequence|entries] [--mb 1000] [--groups 16] [--entry-bytes 16384] [--meta-every-turns 1] [--write-buffer-mib 32] [--rate-mb R] [--dir D] [--json]',
   )
   process.exit(0)
 }
@@ -90,6 +99,8 @@ const groups = positive(values.groups, 'groups', GROUPS_MAX)
 const entryBytes = positive(values['entry-bytes'], 'entry-bytes', ENTRY_BYTES_MAX)
 const metaEveryTurns = positive(values['meta-every-turns'], 'meta-every-turns', TURNS_MAX)
 if (metaEveryTurns > 1 && layout !== 'sequence') fail('--meta-every-turns applies to --layout sequence only')
+const writeBufferMiB = positive(values['write-buffer-mib'], 'write-buffer-mib', WRITE_BUFFER_MIB_MAX)
+const rateMb = values['rate-mb'] === undefined ? null : positive(values['rate-mb'], 'rate-mb', MB_MAX)
 
 function u64(view, at, n) {
   view.setUint32(at, Math.floor(n / 2 ** 32))
@@ -137,7 +148,12 @@ const cleanup = () => {
 process.on('exit', cleanup)
 process.on('SIGINT', () => process.exit(130))
 
-await db.open({ compression: false, writeBufferSize: 32 * MiB, maxFileSize: 2 * MiB, cacheSize: 32 * MiB })
+await db.open({
+  compression: false,
+  writeBufferSize: writeBufferMiB * MiB,
+  maxFileSize: 2 * MiB,
+  cacheSize: 32 * MiB,
+})
 const payload = randomBytes(entryBytes)
 const offsetRow = randomBytes(OFFSET_ROW_BYTES)
 const hardState = randomBytes(HARD_STATE_BYTES)
@@ -149,9 +165,12 @@ const startBytes = diskWriteBytes()
 const startCpu = process.cpuUsage()
 const startMs = performance.now()
 let lastProgress = { atMs: startMs, written: 0 }
+/** Each turn's synced write, from when it was due (--rate-mb) or began, in ms. */
+const turnMs = []
+const turnBytes = groups * entryBytes
 
-while (written < totalBytes) {
-  const batch = db.batch()
+/** Adds one turn's rows (one entry per group) to `batch`. */
+function addTurn(batch) {
   const withMeta = turns++ % metaEveryTurns === 0
   for (let g = 0; g < groups; g++) {
     const index = ++indexes[g]
@@ -171,8 +190,29 @@ while (written < totalBytes) {
     }
     written += entryBytes
   }
+}
+
+const dueAt = (turn) => startMs + (turn * turnBytes) / (rateMb * 1000)
+while (written < totalBytes) {
+  // One synced batch at a time, as storage's group commit: at a fixed rate it takes every turn
+  // due by now (those that came due during the last sync wait for this one).
+  const batch = db.batch()
+  const dues = []
+  if (rateMb === null) {
+    dues.push(performance.now())
+    addTurn(batch)
+  } else {
+    const waitMs = dueAt(turns) - performance.now()
+    if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs))
+    const now = performance.now()
+    while (written < totalBytes && (dues.length === 0 || dueAt(turns) <= now)) {
+      dues.push(dueAt(turns))
+      addTurn(batch)
+    }
+  }
   await batch.write({ sync: true })
   const now = performance.now()
+  for (const due of dues) turnMs.push(now - due)
   if (now - lastProgress.atMs >= PROGRESS_MS) {
     const rate = (written - lastProgress.written) / MB / ((now - lastProgress.atMs) / 1000)
     process.stderr.write(
@@ -196,11 +236,16 @@ await db.close()
 const disk = diskWriteBytes() - startBytes
 const log = readFileSync(join(dir, 'db', 'LOG'), 'utf8')
 const count = (re) => (log.match(re) ?? []).length
+turnMs.sort((a, b) => a - b)
+const turnAt = (q) =>
+  Math.round(turnMs[Math.min(turnMs.length - 1, Math.floor(q * turnMs.length))] * 100) / 100
 const result = {
   layout,
   groups,
   entry_bytes: entryBytes,
   meta_every_turns: metaEveryTurns,
+  write_buffer_mib: writeBufferMiB,
+  rate_mb: rateMb,
   mb: Math.round(written / MB),
   seconds: Math.round(seconds * 100) / 100,
   mb_per_s: Math.round((written / MB / seconds) * 10) / 10,
@@ -212,11 +257,16 @@ const result = {
   level0_tables: count(/Level-0 table #\d+: \d+ bytes/g),
   compactions: count(/Compacted \d+@\d+ \+ \d+@\d+ files/g),
   moves: count(/Moved #\d+ to level-\d+/g),
+  turn_p50_ms: turnAt(0.5),
+  turn_p99_ms: turnAt(0.99),
+  turn_max_ms: turnAt(1),
 }
 console.log(
-  `${layout}${metaEveryTurns > 1 ? ` (group rows every ${metaEveryTurns} turns)` : ''}: ${result.mb} MB of ${entryBytes}-byte entries in ${result.seconds} s: ${result.mb_per_s} MB/s; ` +
+  `${layout}${metaEveryTurns > 1 ? ` (group rows every ${metaEveryTurns} turns)` : ''}` +
+    `${writeBufferMiB !== 32 ? `, ${writeBufferMiB} MiB memtables` : ''}${rateMb !== null ? `, paced at ${rateMb} MB/s` : ''}: ${result.mb} MB of ${entryBytes}-byte entries in ${result.seconds} s: ${result.mb_per_s} MB/s; ` +
     `${disk > 0 ? `disk ${result.disk_mb} MB written (${result.write_amplification}x)` : 'disk writes not counted here'}; CPU ${result.cpu_percent}% of a core; ` +
-    `${result.level0_tables} level-0 tables, ${result.compactions} compactions, ${result.moves} moves`,
+    `${result.level0_tables} level-0 tables, ${result.compactions} compactions, ${result.moves} moves; ` +
+    `a turn's synced write p50 ${result.turn_p50_ms} ms, p99 ${result.turn_p99_ms} ms, max ${result.turn_max_ms} ms`,
 )
 if (values.json) console.log(JSON.stringify(result))
 cleanup()

@@ -274,8 +274,10 @@ describe('cairn bench', () => {
     assert.ok(group.compactions! > 0, 'group rows interleave: level-0 tables overlap and are merged')
     assert.equal(entries.compactions, 0, 'appends at the top of the key range: trivial moves only')
     assert.ok(entries.moves! > 0)
-    if (group.write_amplification !== null && entries.write_amplification !== null)
-      assert.ok(entries.write_amplification < group.write_amplification, JSON.stringify({ group, entries }))
+    const [entriesWritten, groupWritten] = [entries.write_amplification, group.write_amplification]
+    // null where the kernel does not count the process's disk writes (tmpfs, some containers).
+    if (typeof entriesWritten === 'number' && typeof groupWritten === 'number')
+      assert.ok(entriesWritten < groupWritten, JSON.stringify({ group, entries }))
     assert.equal(readdirSync(tmpdir()).filter((f) => f.startsWith('cairn-leveldb-layout-')).length, before)
     const bad = spawnSync(process.execPath, [script, '--layout', 'group', '--meta-every-turns', '5'], {
       encoding: 'utf8',
