@@ -38,7 +38,8 @@ async function freePortRun(count: number, random: () => number): Promise<number>
       s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
     })
   for (let attempt = 0; attempt < PORT_ATTEMPTS_MAX; attempt++) {
-    const base = 20_000 + Math.floor(random() * 20_000)
+    // Below Linux's ephemeral range (32768+), twins included: no outgoing connection takes them.
+    const base = 12_000 + Math.floor(random() * 10_000)
     const ports = Array.from({ length: count }, (_, k) => [base + k, base + k + RAFT_PORT_OFFSET]).flat()
     if ((await Promise.all(ports.map(free))).every(Boolean)) return base
   }

@@ -11,14 +11,34 @@ import {
 import WebSocket from 'ws'
 import { CairnNode, type NodeOptions, type PeerAddress } from '../src/index.js'
 
-/** A port on 127.0.0.1 that was free a moment ago. */
+/**
+ * Ports handed out below Linux's default ephemeral range (32768–60999). A port the kernel picked
+ * for `listen(0)` comes from that range, where any outgoing connection — these tests open hundreds
+ * between nodes — may take it as its source port before the node listens on it (EADDRINUSE).
+ */
+const PORT_MIN = 20_000
+const PORT_SPAN = 12_000
+const PORT_ATTEMPTS_MAX = 100
+/** Ports this process handed out: never twice, even if one is not listened on yet. */
+const handedOut = new Set<number>()
+
+/** A port on 127.0.0.1, below the ephemeral range, that was free a moment ago. */
 export async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  if (typeof address !== 'object' || !address) throw new Error('no port')
-  return address.port
+  for (let attempt = 0; attempt < PORT_ATTEMPTS_MAX; attempt++) {
+    const port = PORT_MIN + Math.floor(Math.random() * PORT_SPAN)
+    if (handedOut.has(port) || !(await isFree(port))) continue
+    handedOut.add(port)
+    return port
+  }
+  throw new Error(`no free port from ${PORT_MIN} in ${PORT_ATTEMPTS_MAX} attempts`)
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
 }
 
 /**
@@ -34,10 +54,17 @@ export async function startNodes(
   for (const id of ids)
     peers.set(id, { host: '127.0.0.1', port: await freePort(), raftPort: await freePort() })
   const nodes: CairnNode[] = []
-  for (const id of ids)
-    nodes.push(await CairnNode.start({ ...options, nodeId: id, dataDir: `${dir}/node-${id}`, peers }))
-  await waitFor('registration', () => nodes.every((n) => n.metadata.brokers.size === ids.length))
-  await waitFor('a controller', () => nodes.some((n) => n.isController()))
+  try {
+    for (const id of ids)
+      nodes.push(await CairnNode.start({ ...options, nodeId: id, dataDir: `${dir}/node-${id}`, peers }))
+    await waitFor('registration', () => nodes.every((n) => n.metadata.brokers.size === ids.length))
+    await waitFor('a controller', () => nodes.some((n) => n.isController()))
+  } catch (err) {
+    // The caller never sees these nodes: close them, or their sockets and timers keep the test
+    // process alive after the failure.
+    await Promise.allSettled(nodes.map((n) => n.close()))
+    throw err
+  }
   return { peers, nodes }
 }
 

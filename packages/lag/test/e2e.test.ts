@@ -43,7 +43,8 @@ function isFree(port: number): Promise<boolean> {
 /** `count` consecutive free ports whose +10000 twins are free too (`cluster up` uses both). */
 async function freePortRun(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 20_000)
+    // Below Linux's ephemeral range (32768+), twins included: no outgoing connection takes them.
+    const base = 12_000 + Math.floor(Math.random() * 10_000)
     const ports = Array.from({ length: count }, (_, k) => [base + k, base + k + 10_000]).flat()
     if ((await Promise.all(ports.map(isFree))).every(Boolean)) return base
   }
