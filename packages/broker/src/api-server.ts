@@ -160,6 +160,7 @@ async function respond(
   request: RequestEnvelope,
   context: RequestContext,
 ): Promise<void> {
+  const startMs = performance.now()
   let body: ApiResponse<ApiName> | null = null
   let error: string | null = null
   let message: string | undefined
@@ -170,6 +171,7 @@ async function respond(
     message = err instanceof Error ? err.message : String(err)
   }
   node.metrics.requests.inc({ api: request.api, error: error ?? 'none' })
+  node.metrics.requestAnswered(request.api, performance.now() - startMs)
   // acks=0: the producer waits for nothing.
   if (request.api === 'produce' && (request.body as ApiRequest<'produce'>).acks === 0 && !error) return
   if (ws.readyState !== ws.OPEN) return

@@ -1,15 +1,28 @@
 /**
  * GET /metrics in Prometheus's text format (prom-client): per partition replica its high
  * watermark, log start, whether this node leads it and the ISR size; per node the Raft host's
- * turns, flushes and fsyncs, and client requests by api and error; per consumer group this node
+ * turns, flushes and fsyncs, client requests by api and error and the time each took to answer
+ * (Kafka's RequestMetrics TotalTimeMs, by request type); per consumer group this node
  * coordinates, its lag and records-lag-max, and groups by state. Gauges are read at scrape time.
  */
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import type { CairnNode } from './node.js'
+
+/**
+ * Buckets of cairn_client_request_duration_seconds: from half a millisecond (one acks=all write on
+ * a quiet cluster) to the longest wait a request may ask for (a fetch's long poll, a produce's
+ * timeout).
+ */
+export const REQUEST_DURATION_BUCKETS_S = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+]
 
 export class NodeMetrics {
   readonly registry = new Registry()
   readonly requests: Counter<'api' | 'error'>
+  private readonly requestDuration: Histogram<'api'>
+  /** One child per api, so that observing does not hash a label set per request. */
+  private readonly requestDurationByApi = new Map<string, { observe(seconds: number): void }>()
 
   constructor(node: CairnNode) {
     const r = this.registry
@@ -18,6 +31,13 @@ export class NodeMetrics {
       name: 'cairn_client_requests_total',
       help: 'Client API requests answered, by api and Kafka error (none for success).',
       labelNames: ['api', 'error'],
+      registers: [r],
+    })
+    this.requestDuration = new Histogram({
+      name: 'cairn_client_request_duration_seconds',
+      help: "Time from a client request's arrival (decoded) to its answer, by api: Kafka's TotalTimeMs. A produce with acks=all includes the wait for its replication; a fetch, its long poll.",
+      labelNames: ['api'],
+      buckets: REQUEST_DURATION_BUCKETS_S,
       registers: [r],
     })
     const partitionGauge = (
@@ -91,6 +111,16 @@ export class NodeMetrics {
       node.isController() ? 1 : 0,
     )
     this.groupMetrics(node)
+  }
+
+  /** Records how long a request of `api` took to answer. */
+  requestAnswered(api: string, ms: number): void {
+    let child = this.requestDurationByApi.get(api)
+    if (child === undefined) {
+      child = this.requestDuration.labels({ api })
+      this.requestDurationByApi.set(api, child)
+    }
+    child.observe(ms / 1000)
   }
 
   /**

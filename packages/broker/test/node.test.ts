@@ -205,6 +205,57 @@ describe('a three-node cluster in one process', () => {
     assert.equal(out.topics[0]!.partitions[0]!.error, 'OFFSET_OUT_OF_RANGE')
   })
 
+  it("times every answer in /metrics by api, a fetch's long poll included", async () => {
+    const leaderId = await waitFor('a leader for orders-2', () => {
+      const n = nodes.find((x) => {
+        const p = x.partition('orders', 2)
+        return p && x.host.status(p.group)?.role === 'leader'
+      })
+      return n?.nodeId
+    })
+    const leader = client(leaderId)
+    const latest = await leader.request('listOffsets', {
+      topics: [{ name: 'orders', partitions: [{ partition: 2, timestamp: LATEST_TIMESTAMP }] }],
+    })
+    const end = latest.topics[0]!.partitions[0]!.offset
+    const longPollMs = 300
+    const startMs = performance.now()
+    const waited = await leader.request('fetch', {
+      maxWaitMs: longPollMs,
+      minBytes: 1,
+      maxBytes: 1000,
+      topics: [{ name: 'orders', partitions: [{ partition: 2, fetchOffset: end, partitionMaxBytes: 1000 }] }],
+    })
+    assert.equal(waited.topics[0]!.partitions[0]!.records.byteLength, 0, 'nothing to read: it waited')
+    assert.ok(performance.now() - startMs >= longPollMs - 20, 'the long poll ran its course')
+    await leader.request('produce', {
+      acks: -1,
+      timeoutMs: 5000,
+      topics: [{ name: 'orders', partitions: [{ partition: 2, records: batch(['timed']) }] }],
+    })
+    const port = peers.get(leaderId)!.port
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    const series = (name: string, labels: RegExp) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(`${name}{`) && labels.test(l))
+        .map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)))
+    const fetchCount = series('cairn_client_request_duration_seconds_count', /api="fetch"/)[0] ?? 0
+    const fetchFast = series(
+      'cairn_client_request_duration_seconds_bucket',
+      /le="0.25".*api="fetch"|api="fetch".*le="0.25"/,
+    )[0]
+    assert.ok(fetchCount >= 1, text)
+    assert.ok(
+      fetchFast !== undefined && fetchFast < fetchCount,
+      `the ${longPollMs} ms long poll is above 0.25 s:\n${text}`,
+    )
+    const produced = series('cairn_client_request_duration_seconds_count', /api="produce"/)[0] ?? 0
+    assert.ok(produced >= 1, 'the produce is timed')
+    const produceSum = series('cairn_client_request_duration_seconds_sum', /api="produce"/)[0] ?? 0
+    assert.ok(produceSum > 0 && produceSum < produced * 5, `produce time: ${produceSum} s over ${produced}`)
+  })
+
   it('adds partitions but never removes them, alters configs, deletes topics, hands out producer ids', async () => {
     const c = await controller()
     const grow = await c.request('createPartitions', { topics: [{ name: 'orders', count: 5 }] })
