@@ -6,13 +6,29 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createWriteStream, existsSync, writeFileSync } from 'node:fs'
+import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { LinkProxies } from './proxy.js'
 
 const CAIRN_BIN = fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url))
+
+/**
+ * The Node.js flags the `cairn` binary runs with, from its shebang (`#!/usr/bin/env -S node
+ * FLAGS`): the V8 flags that `cairn cluster up` and `cairn bench` give their nodes too, so the
+ * nodes under test run as a user's do.
+ */
+export function cairnNodeFlags(bin = CAIRN_BIN): string[] {
+  const shebang = readFileSync(bin, 'utf8').split('\n', 1)[0] ?? ''
+  const m = /^#!\/usr\/bin\/env -S node(?<flags>(?: +--[a-z0-9-]+(?:=\S+)?)*) *$/.exec(shebang)
+  if (!m)
+    throw new Error(`${bin}: a shebang '#!/usr/bin/env -S node [--flag...]' was expected, got '${shebang}'`)
+  return m
+    .groups!.flags!.trim()
+    .split(/ +/)
+    .filter((f) => f !== '')
+}
 /** Debian's faketime package; the multi-threaded build, since node runs threads. */
 export const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1'
 const RAFT_PORT_OFFSET = 10_000
@@ -129,7 +145,10 @@ export class Cluster {
       env.FAKETIME_DONT_FAKE_MONOTONIC = '1'
     }
     const log = createWriteStream(join(this.o.dir, `node-${id}.log`), { flags: 'a' })
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
+    const child = spawn(process.execPath, [...cairnNodeFlags(), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    })
     child.stdout?.pipe(log)
     child.stderr?.pipe(log)
     this.procs.set(id, child)

@@ -3,13 +3,13 @@
  * (libfaketime) — seen here in the Date header of a node's /metrics answer.
  */
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { get } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { seededRandom } from '@cairn/client'
-import { Cluster, LIBFAKETIME } from '../src/cluster.js'
+import { Cluster, cairnNodeFlags, LIBFAKETIME } from '../src/cluster.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'cairn-jepsen-cluster-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -36,6 +36,21 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
+describe('the flags of the cairn binary', () => {
+  it('reads them from its shebang, and refuses a file without one', () => {
+    const bin = join(dir, 'bin.js')
+    writeFileSync(bin, '#!/usr/bin/env -S node --max-semi-space-size=64 --initial-heap-size=256\nexport {}\n')
+    assert.deepEqual(cairnNodeFlags(bin), ['--max-semi-space-size=64', '--initial-heap-size=256'])
+    writeFileSync(bin, '#!/usr/bin/env -S node\n')
+    assert.deepEqual(cairnNodeFlags(bin), [])
+    writeFileSync(bin, '#!/bin/sh\n')
+    assert.throws(
+      () => cairnNodeFlags(bin),
+      /a shebang '#!\/usr\/bin\/env -S node \[--flag\.\.\.\]' was expected/,
+    )
+  })
+})
+
 describe('cluster under the clock nemesis', () => {
   it('libfaketime is installed (apt-get install faketime; .ci/run does)', () => {
     assert.ok(existsSync(LIBFAKETIME), `${LIBFAKETIME} is missing: apt-get install faketime`)
@@ -51,6 +66,11 @@ describe('cluster under the clock nemesis', () => {
     })
     try {
       cluster.start(1)
+      // The node runs with the V8 flags of the cairn binary's shebang, as `cairn cluster up` starts it.
+      const flags = cairnNodeFlags()
+      assert.ok(flags.length > 0 && flags.every((f) => f.startsWith('--')), `flags: ${flags}`)
+      const argv = readFileSync(`/proc/${cluster.procs.get(1)!.pid}/cmdline`, 'utf8').split('\0')
+      for (const f of flags) assert.ok(argv.includes(f), `${f} in ${argv.join(' ')}`)
       const port = cluster.base
       const skewed = (expectMs: number) => async () => {
         const t = await nodeNow(port)
