@@ -5,7 +5,14 @@
 import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
-import { type Admin, Cairn, type ConsumedRecord, type GroupConsumerConfig } from '@cairn/client'
+import {
+  type Admin,
+  Cairn,
+  type ConsumedRecord,
+  type GroupConsumerConfig,
+  type ProducerConfig,
+  producerConfigDefaults,
+} from '@cairn/client'
 import { fail, parseIntOption } from './args.js'
 
 export const DEFAULT_BOOTSTRAP = '127.0.0.1:9091'
@@ -30,9 +37,13 @@ replica at a time, while writes go on; --cancel sends it back to where it starte
 prints the progress and returns once the move is done, or fails after --timeout-ms (default
 ${REASSIGN_WAIT_MS} ms; the move goes on). reassignments lists the moves in progress.`
 
-export const PRODUCE_USAGE = `usage: cairn produce TOPIC [--acks 0|1|all] [--key K] [--file F] [--bootstrap host:port]
+export const PRODUCE_USAGE = `usage: cairn produce TOPIC [--acks 0|1|all] [--key K] [--file F] [--producer-property k=v ...]
+                     [--bootstrap host:port]
 
-Sends one record per line of --file (default: standard input), all with key K if given.`
+Sends one record per line of --file (default: standard input), all with key K if given.
+--producer-property sets any of Kafka's producer settings (linger.ms=5, batch.size=65536,
+max.block.ms=10000, ...), as kafka-console-producer's does. A topic the cluster does not know is
+said at once; sends wait for it up to max.block.ms (60000 ms), then fail.`
 
 export const CONSUME_USAGE = `usage: cairn consume TOPIC [--from-beginning | --partition P --offset O] [--max-messages N]
                      [--timeout-ms T] [--format value|json] [--bootstrap host:port]
@@ -53,14 +64,31 @@ function bootstrapOf(value: string | undefined): string[] {
   return (value ?? DEFAULT_BOOTSTRAP).split(',').map((s) => s.trim())
 }
 
-function parseConfigs(items: string[] | undefined): Record<string, string> {
+/** `key=value` items of the repeatable option `--${flag}`. */
+function parseConfigs(items: string[] | undefined, flag: string): Record<string, string> {
   const out: Record<string, string> = {}
   for (const item of items ?? []) {
     const eq = item.indexOf('=')
-    if (eq <= 0) fail(`--config '${item}' is not key=value`)
+    if (eq <= 0) fail(`--${flag} '${item}' is not key=value`)
     out[item.slice(0, eq)] = item.slice(eq + 1)
   }
   return out
+}
+
+/**
+ * `--producer-property` items as producer settings: numbers and booleans where Kafka's setting is
+ * one (by its default's type). A value that does not parse stays a string, and the producer
+ * refuses it with Kafka's message, as it does an unknown name.
+ */
+function producerProperties(items: string[] | undefined): ProducerConfig {
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(parseConfigs(items, 'producer-property'))) {
+    const kind = typeof (producerConfigDefaults as Record<string, unknown>)[key]
+    if (kind === 'number' && /^-?\d+$/.test(value)) out[key] = Number(value)
+    else if (kind === 'boolean' && (value === 'true' || value === 'false')) out[key] = value === 'true'
+    else out[key] = value
+  }
+  return out as ProducerConfig
 }
 
 /** `1,2,4` → [1, 2, 4]; duplicates are the broker's to refuse (INVALID_REPLICA_ASSIGNMENT). */
@@ -134,7 +162,7 @@ export async function topicCommand(argv: string[]): Promise<void> {
         const numPartitions = parseIntOption(values.partitions, 'partitions', 1, 1)
         const replicationFactor = parseIntOption(values['replication-factor'], 'replication-factor', 1, 1)
         await admin.createTopics([
-          { topic, numPartitions, replicationFactor, configs: parseConfigs(values.config) },
+          { topic, numPartitions, replicationFactor, configs: parseConfigs(values.config, 'config') },
         ])
         console.log(
           `created topic ${topic}: ${numPartitions} partitions, replication factor ${replicationFactor}`,
@@ -170,7 +198,7 @@ export async function topicCommand(argv: string[]): Promise<void> {
           await admin.createPartitions(topic, parseIntOption(values.partitions, 'partitions', 1, 1))
           console.log(`topic ${topic} now has ${values.partitions} partitions`)
         }
-        const configs = parseConfigs(values.config)
+        const configs = parseConfigs(values.config, 'config')
         if (Object.keys(configs).length > 0) {
           await admin.alterConfigs(topic, configs)
           console.log(`altered ${Object.keys(configs).join(', ')} of ${topic}`)
@@ -225,13 +253,16 @@ export async function produceCommand(argv: string[]): Promise<void> {
       acks: { type: 'string' },
       key: { type: 'string' },
       file: { type: 'string' },
+      'producer-property': { type: 'string', multiple: true },
       bootstrap: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
   if (values.help) return console.log(PRODUCE_USAGE)
   const topic = positionals[0] ?? fail('cairn produce needs a TOPIC')
-  const acksText = values.acks ?? 'all'
+  const properties = producerProperties(values['producer-property'])
+  // --acks wins; else the acks property; else all.
+  const acksText = values.acks ?? (properties.acks === undefined ? 'all' : String(properties.acks))
   const acks =
     acksText === 'all' || acksText === '-1'
       ? -1
@@ -241,7 +272,22 @@ export async function produceCommand(argv: string[]): Promise<void> {
           ? 0
           : fail(`--acks is 0, 1 or all, not '${acksText}'`)
   await withClient(values.bootstrap, async (cairn) => {
-    const producer = cairn.producer({ acks, 'enable.idempotence': acks === -1 })
+    const producer = cairn.producer({
+      ...properties,
+      acks,
+      'enable.idempotence': properties['enable.idempotence'] ?? acks === -1,
+    })
+    const maxBlockMs = producer.config.maxBlockMs
+    // Sends to a topic nobody created wait up to max.block.ms: say so now, not after a minute.
+    cairn
+      .admin()
+      .describeTopic(topic)
+      .catch((err: { code?: string }) => {
+        if (err.code === 'UNKNOWN_TOPIC_OR_PARTITION')
+          process.stderr.write(
+            `cairn: topic '${topic}' is not known to the cluster (UNKNOWN_TOPIC_OR_PARTITION); sends wait for it up to max.block.ms (${maxBlockMs} ms)\n`,
+          )
+      })
     const input = values.file ? createReadStream(values.file) : process.stdin
     const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })
     const encoder = new TextEncoder()
@@ -292,7 +338,7 @@ export async function consumeCommand(argv: string[]): Promise<void> {
     if (values.partition !== undefined || values.offset !== undefined)
       fail('--group and --partition/--offset exclude each other: the group assigns the partitions')
     if (values.group === '') fail('--group needs a group id')
-    const properties = parseConfigs(values['consumer-property'])
+    const properties = parseConfigs(values['consumer-property'], 'consumer-property')
     return consumeAsGroup(values.bootstrap, topic, values.group, properties, {
       fromBeginning: values['from-beginning'] ?? false,
       max,

@@ -78,7 +78,21 @@ describe('cairn cluster up', () => {
       assert.match(cairnOk(['topic', 'list', '--bootstrap', bootstrap]), /^tour$/m)
 
       const lines = Array.from({ length: 200 }, (_, k) => `record-${k}`)
-      cairnOk(['produce', 'tour', '--acks', 'all', '--bootstrap', bootstrap], `${lines.join('\n')}\n`)
+      cairnOk(
+        ['produce', 'tour', '--acks', 'all', '--producer-property', 'linger.ms=2', '--bootstrap', bootstrap],
+        `${lines.join('\n')}\n`,
+      )
+      // A topic nobody created: said at once, and the send fails after max.block.ms, not a minute.
+      const nope = cairn(
+        ['produce', 'nope', '--producer-property', 'max.block.ms=1500', '--bootstrap', bootstrap],
+        'x\n',
+      )
+      assert.equal(nope.status, 1, nope.stderr)
+      assert.match(
+        nope.stderr,
+        /^cairn: topic 'nope' is not known to the cluster \(UNKNOWN_TOPIC_OR_PARTITION\); sends wait for it up to max\.block\.ms \(1500 ms\)$/m,
+      )
+      assert.match(nope.stderr, /^cairn: Topic nope not present in metadata after 1500 ms\.$/m)
       const consumed = cairnOk([
         'consume',
         'tour',
@@ -148,5 +162,19 @@ describe('cairn cluster up', () => {
     assert.equal(bad.status, 2)
     assert.equal(bad.stderr.trim().split('\n').length, 1)
     assert.match(bad.stderr, /--partitions wants an integer/)
+    // The error names the option that was given.
+    const property = cairn(['consume', 'x', '--group', 'g', '--consumer-property', 'max.poll.records'])
+    assert.equal(property.status, 2)
+    assert.equal(property.stderr, "cairn: --consumer-property 'max.poll.records' is not key=value\n")
+    // Producer settings the client refuses, with Kafka's words, before any connection.
+    const linger = cairn(['produce', 'x', '--producer-property', 'linger.ms=soon'])
+    assert.equal(linger.status, 2)
+    assert.match(linger.stderr, /^cairn: Invalid value soon for configuration linger\.ms/)
+    const unknown = cairn(['produce', 'x', '--producer-property', 'lingerms=5'])
+    assert.equal(unknown.status, 2)
+    assert.match(unknown.stderr, /^cairn: Unknown producer config 'lingerms'/)
+    const config = cairn(['topic', 'create', 'x', '--config', 'retention.ms'])
+    assert.equal(config.status, 2)
+    assert.equal(config.stderr, "cairn: --config 'retention.ms' is not key=value\n")
   })
 })
