@@ -317,7 +317,7 @@ export async function e2eWorkload(run: Run): Promise<BenchResult> {
     leaders: leadersOf(partitions),
     maxWaitMs: E2E_FETCH_WAIT_MS,
     endToEnd: true,
-    isSteady: (intendedMs) => load.isSteady(intendedMs),
+    ...(o.warmupRecords > 0 && { isSteady: (intendedMs: number) => load.isSteady(intendedMs) }),
   })
   consume.expected = o.records
   run.onCleanup(() => consume.stop())
