@@ -9,7 +9,9 @@
  * The first `warmupRecords` records of a run (Kafka's `--warmup-records`, KIP-1052) are measured
  * into the whole run's figures only; the steady state's figures start with the record after them.
  * Steady means intended at or after the time the first record after the warm-up was intended, so
- * publish and end-to-end latencies sort a record the same way.
+ * publish and end-to-end latencies sort a record the same way. At max rate every record of one
+ * turn is intended at that turn's time, so the steady state may begin up to one turn's records
+ * before record N.
  * Consumers fetch what the producers wrote, one consumer per partition leader at the start (so a
  * quiet leader's long poll holds up no other), and, for e2e, read the record's intended send time
  * from its first 8 bytes.
