@@ -29,6 +29,7 @@ export function cairnNodeFlags(bin = CAIRN_BIN): string[] {
     .split(/ +/)
     .filter((f) => f !== '')
 }
+
 /** Debian's faketime package; the multi-threaded build, since node runs threads. */
 export const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1'
 const RAFT_PORT_OFFSET = 10_000
