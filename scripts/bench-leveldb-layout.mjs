@@ -11,6 +11,11 @@
 //              [0x02][group][kind][number]: entries only ever append at the top of their key range.
 //   entries    entries under [0x01][sequence] only (offsets and hard state carried in the entry):
 //              the bound of what a sequence layout can save.
+//   epoch      every row as `group`, under a node-wide epoch [epoch u32][group u32][kind][number]
+//              that moves on every --epoch-mib MiB of entries (Kafka's segments, in key space): a
+//              level-0 table overlaps the tables of its own epoch and its neighbour's, not older
+//              ones. --flush-at-epoch also has LevelDB flush its memtable at each new epoch (an
+//              empty-range CompactRange), so a table holds one epoch.
 //
 // --meta-every-turns N (sequence): the offset rows and hard states go into every Nth turn's batch
 // only, as a layout that checkpoints its group rows now and then would write them. One such row in
@@ -25,9 +30,9 @@
 // so a stall shows in the figures instead of in a slower rate. Several processes at once (one per
 // node of a local cluster) show what they do to each other's syncs on one disk.
 //
-// Usage: node scripts/bench-leveldb-layout.mjs [--layout group|sequence|entries] [--mb 1000]
+// Usage: node scripts/bench-leveldb-layout.mjs [--layout group|sequence|entries|epoch] [--mb 1000]
 //          [--groups 16] [--entry-bytes 16384] [--meta-every-turns 1] [--write-buffer-mib 32]
-//          [--rate-mb R] [--dir D] [--json]
+//          [--epoch-mib 4] [--flush-at-epoch] [--rate-mb R] [--dir D] [--json]
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -40,7 +45,7 @@ const { ClassicLevel } = require('classic-level')
 
 const MiB = 1024 * 1024
 const MB = 1_000_000
-const LAYOUTS = ['group', 'sequence', 'entries']
+const LAYOUTS = ['group', 'sequence', 'entries', 'epoch']
 const MB_MAX = 100_000
 const GROUPS_MAX = 10_000
 const ENTRY_BYTES_MAX = 4 * MiB
@@ -76,6 +81,8 @@ const { values } = (() => {
         'entry-bytes': { type: 'string', default: '16384' },
         'meta-every-turns': { type: 'string', default: '1' },
         'write-buffer-mib': { type: 'string', default: '32' },
+        'epoch-mib': { type: 'string' },
+        'flush-at-epoch': { type: 'boolean', default: false },
         'rate-mb': { type: 'string' },
         dir: { type: 'string' },
         json: { type: 'boolean', default: false },
@@ -88,7 +95,7 @@ const { values } = (() => {
 })()
 if (values.help) {
   console.log(
-    'usage: node scripts/bench-leveldb-layout.mjs [--layout group|sequence|entries] [--mb 1000] [--groups 16] [--entry-bytes 16384] [--meta-every-turns 1] [--write-buffer-mib 32] [--rate-mb R] [--dir D] [--json]',
+    'usage: node scripts/bench-leveldb-layout.mjs [--layout group|sequence|entries|epoch] [--mb 1000] [--groups 16] [--entry-bytes 16384] [--meta-every-turns 1] [--write-buffer-mib 32] [--epoch-mib 4] [--flush-at-epoch] [--rate-mb R] [--dir D] [--json]',
   )
   process.exit(0)
 }
@@ -99,7 +106,11 @@ const groups = positive(values.groups, 'groups', GROUPS_MAX)
 const entryBytes = positive(values['entry-bytes'], 'entry-bytes', ENTRY_BYTES_MAX)
 const metaEveryTurns = positive(values['meta-every-turns'], 'meta-every-turns', TURNS_MAX)
 if (metaEveryTurns > 1 && layout !== 'sequence') fail('--meta-every-turns applies to --layout sequence only')
+if ((values['epoch-mib'] !== undefined || values['flush-at-epoch']) && layout !== 'epoch')
+  fail('--epoch-mib and --flush-at-epoch apply to --layout epoch only')
 const writeBufferMiB = positive(values['write-buffer-mib'], 'write-buffer-mib', WRITE_BUFFER_MIB_MAX)
+const epochBytes = positive(values['epoch-mib'] ?? '4', 'epoch-mib', WRITE_BUFFER_MIB_MAX) * MiB
+const flushAtEpoch = values['flush-at-epoch']
 const rateMb = values['rate-mb'] === undefined ? null : positive(values['rate-mb'], 'rate-mb', MB_MAX)
 
 function u64(view, at, n) {
@@ -129,6 +140,17 @@ function metaKey(group, kind, n) {
   key.set(groupKey(group, kind, n), 1)
   return key
 }
+
+function epochKey(epoch, group, kind, n) {
+  const key = new Uint8Array(17)
+  new DataView(key.buffer).setUint32(0, epoch)
+  key.set(groupKey(group, kind, n), 4)
+  return key
+}
+
+let epoch = 0
+let epochWritten = 0
+let flushes = Promise.resolve()
 
 function diskWriteBytes() {
   const line = readFileSync('/proc/self/io', 'utf8')
@@ -185,6 +207,10 @@ function addTurn(batch) {
         batch.put(metaKey(g, 0x30, index), offsetRow)
         batch.put(metaKey(g, 0x01, 0), hardState)
       }
+    } else if (layout === 'epoch') {
+      batch.put(epochKey(epoch, g, 0x20, index), payload)
+      batch.put(epochKey(epoch, g, 0x30, index), offsetRow)
+      batch.put(epochKey(epoch, g, 0x01, 0), hardState)
     } else {
       batch.put(sequenceKey(seq), payload)
     }
@@ -211,6 +237,18 @@ while (written < totalBytes) {
     }
   }
   await batch.write({ sync: true })
+  if (layout === 'epoch') {
+    epochWritten += dues.length * turnBytes
+    if (epochWritten >= epochBytes) {
+      epoch++
+      epochWritten = 0
+      // An empty range: LevelDB's CompactRange flushes the memtable first, so tables hold one epoch.
+      if (flushAtEpoch) {
+        const empty = epochKey(0xffffffff, 0, 0, 0)
+        flushes = flushes.then(() => db.compactRange(empty, empty))
+      }
+    }
+  }
   const now = performance.now()
   for (const due of dues) turnMs.push(now - due)
   if (now - lastProgress.atMs >= PROGRESS_MS) {
@@ -222,6 +260,7 @@ while (written < totalBytes) {
   }
 }
 const seconds = (performance.now() - startMs) / 1000
+await flushes
 // The level-0 compaction the last memtables started belongs to the run: wait (bounded) until level
 // 0 is below LevelDB's compaction trigger, or closing would cut it short.
 const settleStartMs = performance.now()
@@ -244,6 +283,8 @@ const result = {
   groups,
   entry_bytes: entryBytes,
   meta_every_turns: metaEveryTurns,
+  epoch_mib: layout === 'epoch' ? epochBytes / MiB : null,
+  flush_at_epoch: layout === 'epoch' ? flushAtEpoch : null,
   write_buffer_mib: writeBufferMiB,
   rate_mb: rateMb,
   mb: Math.round(written / MB),
@@ -263,6 +304,7 @@ const result = {
 }
 console.log(
   `${layout}${metaEveryTurns > 1 ? ` (group rows every ${metaEveryTurns} turns)` : ''}` +
+    `${layout === 'epoch' ? ` (${epochBytes / MiB} MiB epochs${flushAtEpoch ? ', flushed at each' : ''})` : ''}` +
     `${writeBufferMiB !== 32 ? `, ${writeBufferMiB} MiB memtables` : ''}${rateMb !== null ? `, paced at ${rateMb} MB/s` : ''}: ${result.mb} MB of ${entryBytes}-byte entries in ${result.seconds} s: ${result.mb_per_s} MB/s; ` +
     `${disk > 0 ? `disk ${result.disk_mb} MB written (${result.write_amplification}x)` : 'disk writes not counted here'}; CPU ${result.cpu_percent}% of a core; ` +
     `${result.level0_tables} level-0 tables, ${result.compactions} compactions, ${result.moves} moves; ` +

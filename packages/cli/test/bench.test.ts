@@ -259,11 +259,15 @@ describe('cairn bench', () => {
   it('scripts/bench-leveldb-layout.mjs: entries keyed by a node-wide sequence only move down the levels', () => {
     const script = fileURLToPath(new URL('../../../scripts/bench-leveldb-layout.mjs', import.meta.url))
     const before = readdirSync(tmpdir()).filter((f) => f.startsWith('cairn-leveldb-layout-')).length
-    const run = (layout: string) => {
-      const r = spawnSync(process.execPath, [script, '--layout', layout, '--mb', '200', '--json'], {
-        encoding: 'utf8',
-        timeout: RUN_MS_MAX,
-      })
+    const run = (layout: string, ...options: string[]) => {
+      const r = spawnSync(
+        process.execPath,
+        [script, '--layout', layout, '--mb', '200', '--json', ...options],
+        {
+          encoding: 'utf8',
+          timeout: RUN_MS_MAX,
+        },
+      )
       assert.equal(r.status, 0, r.stderr)
       return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number | null>
     }
@@ -278,6 +282,12 @@ describe('cairn bench', () => {
     // null where the kernel does not count the process's disk writes (tmpfs, some containers).
     if (typeof entriesWritten === 'number' && typeof groupWritten === 'number')
       assert.ok(entriesWritten < groupWritten, JSON.stringify({ group, entries }))
+    // Group rows under an epoch as large as a memtable: a level-0 table overlaps its neighbours at
+    // most, so nearly all of ~50 tables move down without a merge.
+    const epoch = run('epoch', '--epoch-mib', '4', '--write-buffer-mib', '4')
+    assert.ok(epoch.level0_tables! >= 40, JSON.stringify(epoch))
+    assert.ok(epoch.compactions! * 10 < epoch.level0_tables!, JSON.stringify(epoch))
+    assert.ok(epoch.moves! > 0, JSON.stringify(epoch))
     assert.equal(readdirSync(tmpdir()).filter((f) => f.startsWith('cairn-leveldb-layout-')).length, before)
     const bad = spawnSync(process.execPath, [script, '--layout', 'group', '--meta-every-turns', '5'], {
       encoding: 'utf8',
@@ -285,6 +295,15 @@ describe('cairn bench', () => {
     })
     assert.equal(bad.status, 2)
     assert.equal(bad.stderr, 'bench-leveldb-layout: --meta-every-turns applies to --layout sequence only\n')
+    const badEpoch = spawnSync(process.execPath, [script, '--layout', 'entries', '--flush-at-epoch'], {
+      encoding: 'utf8',
+      timeout: RUN_MS_MAX,
+    })
+    assert.equal(badEpoch.status, 2)
+    assert.equal(
+      badEpoch.stderr,
+      'bench-leveldb-layout: --epoch-mib and --flush-at-epoch apply to --layout epoch only\n',
+    )
   })
 
   it('Ctrl-C stops the run and the cluster, and removes its folder', async () => {
