@@ -9,6 +9,7 @@
  *   termRun   body = [term: u64]
  *   offset    body = [baseOffset: u64][index: u64][term: u64]
  *   applied   body = [index: u64][data]
+ *   segmentRun body = [firstIndex: u64][has offset: u8][offsetLo: u64]
  */
 
 import { crc32c, crc32cUpdate } from '@cairn/protocol'
@@ -211,4 +212,30 @@ export function decodeApplied(group: GroupId, key: Uint8Array, value: Uint8Array
   const view = open(group, key, value, 'applied state')
   requireLength(group, view, 12, 'applied state')
   return { index: readU64(view, 4), data: viewFrom(value, 12) }
+}
+
+// ---- segment run ----------------------------------------------------------------------------
+
+/** A group's run of rows in one segment, as its directory row records it. */
+export interface SegmentRunRow {
+  /** The first entry index the group wrote (or re-based to) in this segment. */
+  firstIndex: number
+  /** The last offset of the first offset row written in this segment, if any. */
+  offsetLo: number | undefined
+}
+
+export function encodeSegmentRun(key: Uint8Array, run: SegmentRunRow): Uint8Array {
+  const value = allocate(17)
+  writeU64(value.view, 4, run.firstIndex)
+  value.view.setUint8(12, run.offsetLo === undefined ? 0 : 1)
+  writeU64(value.view, 13, run.offsetLo ?? 0)
+  return seal(key, value)
+}
+
+export function decodeSegmentRun(group: GroupId, key: Uint8Array, value: Uint8Array): SegmentRunRow {
+  const view = open(group, key, value, 'segment run')
+  requireLength(group, view, 21, 'segment run')
+  const hasOffset = view.getUint8(12)
+  if (hasOffset > 1) throw new CorruptLogError(group, `segment run: offset flag ${hasOffset}`)
+  return { firstIndex: readU64(view, 4), offsetLo: hasOffset === 1 ? readU64(view, 13) : undefined }
 }

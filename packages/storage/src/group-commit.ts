@@ -9,11 +9,14 @@
  *   in the meantime is answered by that one next batch (flushes coalesce).
  * - A batch that grows past `batchBytesMax` is sealed and written without waiting for a flush.
  * - After a failed batch write, nothing more is written (fail-stop): what is durable is unknown.
+ * - Every batch belongs to one segment of the node's key space (keys.ts). A new segment begins
+ *   with the first batch after `segmentBytes` were written into the current one.
  */
 
 import type { GroupId } from '@cairn/raft'
 import type { ChainedBatch, ClassicLevel } from 'classic-level'
 import { StoreClosedError } from './errors.js'
+import { SEGMENT_MAX } from './keys.js'
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>
 
@@ -37,6 +40,8 @@ export class Batch {
   constructor(
     db: Db,
     readonly seq: number,
+    /** The segment of the node's key space that the rows a group writes every turn go under. */
+    readonly segment: number,
   ) {
     this.chained = db.batch()
     this.durable = new Promise<void>((resolve, reject) => {
@@ -84,6 +89,11 @@ export class GroupCommit {
   private nextSeq = 1
   private failure: Error | null = null
   private flushScheduled = false
+  private segment: number
+  /** Bytes of the batches sealed in the current segment. */
+  private segmentFilledBytes = 0
+  /** The segment of the last batch handed to LevelDB. */
+  private writtenSegment: number
   /** Highest batch sequence number known durable; every lower one is durable too. */
   durableSeq = 0
   readonly stats: GroupCommitStats = { batches: 0, syncs: 0, bytesWritten: 0 }
@@ -93,7 +103,14 @@ export class GroupCommit {
     private readonly batchBytesMax: number,
     private readonly autoFlush: boolean,
     private readonly onBatchDurable: (batch: DurableBatch) => void,
-  ) {}
+    firstSegment: number,
+    private readonly segmentBytes: number,
+    /** Called just before the first batch of a new segment is handed to LevelDB. */
+    private readonly onSegmentStart: () => void = () => {},
+  ) {
+    this.segment = firstSegment
+    this.writtenSegment = firstSegment
+  }
 
   get failed(): Error | null {
     return this.failure
@@ -109,7 +126,15 @@ export class GroupCommit {
   /** The batch a write by `group` goes into now. Call `wrote` once the write's ops are added. */
   batchFor(group: GroupId): Batch {
     if (this.failure !== null) throw this.failure
-    this.open ??= new Batch(this.db, this.nextSeq++)
+    if (this.open === null) {
+      if (this.segmentFilledBytes >= this.segmentBytes) {
+        if (this.segment >= SEGMENT_MAX)
+          throw new StoreClosedError(`segment numbers exhausted at ${this.segment}`)
+        this.segment++
+        this.segmentFilledBytes = 0
+      }
+      this.open = new Batch(this.db, this.nextSeq++, this.segment)
+    }
     this.open.groups.add(group)
     return this.open
   }
@@ -166,6 +191,7 @@ export class GroupCommit {
 
   private seal(): void {
     if (this.open === null) return
+    this.segmentFilledBytes += this.open.bytes
     this.sealed.push(this.open)
     this.open = null
   }
@@ -177,6 +203,10 @@ export class GroupCommit {
     const next = this.sealed.shift()
     if (next === undefined) return
     this.inFlight = next
+    if (next.segment !== this.writtenSegment) {
+      this.writtenSegment = next.segment
+      this.onSegmentStart()
+    }
     next.write().then(
       () => this.finish(next),
       (error: unknown) => {

@@ -27,16 +27,18 @@ import {
   encodeHardState,
   encodeLogStart,
   encodeOffsetRow,
+  encodeSegmentRun,
   encodeTermRun,
   type OffsetRow,
 } from './codec.js'
 import type { GroupLimits, StoreContext } from './context.js'
 import { CorruptLogError, InvalidWriteError } from './errors.js'
 import type { Batch } from './group-commit.js'
-import { assertU64, KeyKind, key, keyNumber, kindRange } from './keys.js'
+import { assertU64, groupKey, KeyKind, key, keyNumber, kindRange } from './keys.js'
 import { LoadWindows } from './load-windows.js'
 import { OffsetRowCache } from './offset-cache.js'
 import { emptyHardState, emptyLogStart, type Recovered } from './recover.js'
+import { type SegmentRun, SegmentRuns } from './segments.js'
 import { type BatchOffsets, CACHED_ENTRY_OVERHEAD_BYTES, TailCache } from './tail-cache.js'
 import { TermRuns } from './term-runs.js'
 import { validateApplied, validateEntries, validateHardState, validateLogStart } from './validate.js'
@@ -68,6 +70,9 @@ export class GroupLog implements RaftStorage {
   private epoch = 0
   private writes = 0
   private readonly runs: TermRuns
+  private readonly segments: SegmentRuns
+  /** Runs removed from `segments` whose leftover rows are deleted once that removal is durable. */
+  private readonly retiring: { seq: number; run: SegmentRun }[] = []
   private readonly tail: TailCache
   private readonly windows: LoadWindows
   private readonly loads = new Set<number>()
@@ -93,6 +98,7 @@ export class GroupLog implements RaftStorage {
     this.start = state?.logStart ?? emptyLogStart()
     this.appliedState = state?.applied
     this.runs = state?.runs ?? new TermRuns()
+    this.segments = state?.segments ?? new SegmentRuns()
     this.last = state?.lastIndex ?? this.start.index
     this.tail = new TailCache(this.last + 1)
     this.windows = new LoadWindows(limits.loadWindowsMax)
@@ -100,6 +106,8 @@ export class GroupLog implements RaftStorage {
     this.onLoaded = options.onLoaded ?? null
     this.offsetsOf = options.offsetsOf
     if (state?.leftoverPrefix) this.schedulePrefixClear(0, this.start.index)
+    for (const run of state?.retired ?? []) this.retiring.push({ seq: 0, run })
+    if (this.retiring.length > 0) this.batchDurable(this.ctx.commit.durableSeq)
   }
 
   /** Why this group cannot be read or written, or null. A damaged group stays damaged. */
@@ -152,6 +160,7 @@ export class GroupLog implements RaftStorage {
     // The broker's hook runs before anything changes: if it throws, the write leaves no trace.
     const offsets = (write.entries ?? []).map((entry) => this.offsetsOfEntry(entry))
     const batch = this.ctx.commit.batchFor(this.id)
+    this.enterSegment(batch)
     if (write.hardState) this.applyHardState(batch, write.hardState)
     if (write.logStart) this.applyLogStart(batch, write.logStart)
     if (write.entries && write.entries.length > 0) this.applyEntries(batch, write.entries, offsets)
@@ -177,7 +186,7 @@ export class GroupLog implements RaftStorage {
     this.assertWritable()
     validateApplied(this.id, applied)
     const batch = this.ctx.commit.batchFor(this.id)
-    const k = key(this.id, KeyKind.applied, 0)
+    const k = groupKey(this.id, KeyKind.applied, 0)
     batch.put(k, encodeApplied(k, applied))
     this.appliedState = { index: applied.index, data: applied.data.slice() }
     this.ctx.commit.wrote(batch)
@@ -264,6 +273,10 @@ export class GroupLog implements RaftStorage {
       const { through } = this.prefixClears.shift()!
       this.clearing = this.clearing.then(() => this.clearPrefix(through))
     }
+    while (this.retiring.length > 0 && this.retiring[0]!.seq <= seq) {
+      const { run } = this.retiring.shift()!
+      this.clearing = this.clearing.then(() => this.clearRetired(run))
+    }
   }
 
   /** Resolves when the background prefix deletions scheduled so far have finished. */
@@ -301,9 +314,60 @@ export class GroupLog implements RaftStorage {
   }
 
   private applyHardState(batch: Batch, hardState: HardState): void {
-    const k = key(this.id, KeyKind.hardState, 0)
-    batch.put(k, encodeHardState(k, hardState))
     this.hard = { term: hardState.term, vote: hardState.vote, commit: hardState.commit }
+    this.putHardState(batch, batch.segment)
+  }
+
+  private putHardState(batch: Batch, segment: number): void {
+    const k = key(segment, this.id, KeyKind.hardState, 0)
+    batch.put(k, encodeHardState(k, this.hard))
+  }
+
+  /**
+   * Makes the batch's segment this group's latest run: the hard state is written there with the
+   * run's directory row. The run before keeps its copy until retention removes it (an empty one
+   * stays as well, shadowed): deleting rows of an older segment now would put its keys into this
+   * segment's memtable, and the level-0 table would overlap every table in between.
+   */
+  private enterSegment(batch: Batch): void {
+    const segment = batch.segment
+    const latest = this.segments.last()
+    if (latest?.segment === segment) return
+    const run: SegmentRun = { segment, firstIndex: this.last + 1, offsetLo: undefined }
+    this.segments.push(run)
+    this.putRun(batch, run)
+    this.putHardState(batch, segment)
+  }
+
+  private putRun(batch: Batch, run: SegmentRun): void {
+    const k = key(run.segment, this.id, KeyKind.segmentRun, 0)
+    batch.put(k, encodeSegmentRun(k, run))
+  }
+
+  /** Leftovers of a removed run are deleted once the batch that removed it is durable. */
+  private retire(batch: Batch, run: SegmentRun): void {
+    this.retiring.push({ seq: batch.seq, run })
+  }
+
+  /**
+   * Removes the runs before the latest that start at or above `from`, and starts the latest run
+   * at `from` if it started above: entries from `from` on are written into the latest run.
+   */
+  private rebase(batch: Batch, from: number): void {
+    for (const run of this.segments.removeFrom(from)) this.retire(batch, run)
+    const latest = this.segments.last()!
+    if (latest.firstIndex > from) {
+      latest.firstIndex = from
+      latest.offsetLo = undefined
+      this.putRun(batch, latest)
+    }
+  }
+
+  /** The key of stored entry `index` (in (logStart, last]): in the run that holds it. */
+  private entryKey(index: number): Uint8Array {
+    const run = this.segments.runOf(index)
+    if (run === undefined) throw new CorruptLogError(this.id, `no segment run holds entry ${index}`)
+    return key(run.segment, this.id, KeyKind.entry, index)
   }
 
   /**
@@ -311,7 +375,7 @@ export class GroupLog implements RaftStorage {
    * they are garbage nobody reads); entries above it that do not survive are deleted in this batch.
    */
   private applyLogStart(batch: Batch, logStart: LogStart): void {
-    const k = key(this.id, KeyKind.logStart, 0)
+    const k = groupKey(this.id, KeyKind.logStart, 0)
     batch.put(k, encodeLogStart(k, logStart))
     const clearThrough = Math.min(logStart.index, this.last)
     if (this.keepsSuffix(logStart)) this.dropPrefix(batch, logStart.index)
@@ -327,15 +391,17 @@ export class GroupLog implements RaftStorage {
   }
 
   private dropPrefix(batch: Batch, through: number): void {
-    for (const start of this.runs.dropBefore(through + 1)) batch.del(key(this.id, KeyKind.termRun, start))
+    for (const start of this.runs.dropBefore(through + 1))
+      batch.del(groupKey(this.id, KeyKind.termRun, start))
     this.tail.dropThrough(through)
     this.windows.dropThrough(through)
   }
 
   /** The log becomes empty after `start`: entries above it are deleted with the new log start. */
   private dropAll(batch: Batch, start: number): void {
-    for (let index = this.last; index > start; index--) batch.del(key(this.id, KeyKind.entry, index))
-    for (const runStart of this.runs.clear()) batch.del(key(this.id, KeyKind.termRun, runStart))
+    for (let index = this.last; index > start; index--) batch.del(this.entryKey(index))
+    this.rebase(batch, start + 1)
+    for (const runStart of this.runs.clear()) batch.del(groupKey(this.id, KeyKind.termRun, runStart))
     this.tail.reset(start + 1)
     this.windows.clear()
     this.last = start
@@ -343,10 +409,16 @@ export class GroupLog implements RaftStorage {
 
   private applyEntries(batch: Batch, entries: Entry[], offsets: (BatchOffsets | undefined)[]): void {
     const first = entries[0]!.index
-    if (first <= this.last) this.truncate(batch, first, first + entries.length - 1)
+    const truncates = first <= this.last
+    if (truncates) this.truncate(batch, first)
     entries.forEach((entry, i) => {
       this.appendOne(batch, entry, offsets[i])
     })
+    // A truncation right above the log start leaves the run before it wholly at or below the log
+    // start: it goes now, or it would outlive the log start on disk (dropPrefix ran before).
+    if (truncates)
+      for (const start of this.runs.dropBefore(this.start.index + 1))
+        batch.del(groupKey(this.id, KeyKind.termRun, start))
     this.last = entries.at(-1)!.index
     this.tail.evict(this.ctx.limits.tailCacheBytesMax, this.ctx.commit.durableSeq)
   }
@@ -355,24 +427,28 @@ export class GroupLog implements RaftStorage {
    * Suffix truncation in the same batch as the entries that replace the suffix: entries that the
    * new ones do not overwrite are deleted, so no crash can leave old entries after new ones.
    */
-  private truncate(batch: Batch, from: number, overwrittenThrough: number): void {
-    for (let index = this.last; index > overwrittenThrough; index--)
-      batch.del(key(this.id, KeyKind.entry, index))
-    for (const start of this.runs.truncateFrom(from)) batch.del(key(this.id, KeyKind.termRun, start))
+  private truncate(batch: Batch, from: number): void {
+    // Every truncated entry is deleted where it is; those the new entries overwrite in the latest
+    // run are put again after the delete, in the same batch.
+    for (let index = this.last; index >= from; index--) batch.del(this.entryKey(index))
+    for (const start of this.runs.truncateFrom(from)) batch.del(groupKey(this.id, KeyKind.termRun, start))
     // Rows of truncated entries still on disk only (not cached) stay; lookups skip them by term.
     for (const cached of this.tail.truncateFrom(from)) {
-      if (cached.offsets) batch.del(key(this.id, KeyKind.offset, cached.offsets.lastOffset))
+      const run = this.segments.runOf(cached.entry.index)
+      if (cached.offsets && run !== undefined)
+        batch.del(key(run.segment, this.id, KeyKind.offset, cached.offsets.lastOffset))
     }
+    this.rebase(batch, from)
     this.windows.truncateFrom(from)
     this.last = from - 1
     this.epoch++
   }
 
   private appendOne(batch: Batch, entry: Entry, offsets: BatchOffsets | undefined): void {
-    const k = key(this.id, KeyKind.entry, entry.index)
+    const k = key(batch.segment, this.id, KeyKind.entry, entry.index)
     batch.put(k, encodeEntry(k, entry.term, entry.kind, entry.data))
     if (this.runs.append(entry.index, entry.term)) {
-      const runKey = key(this.id, KeyKind.termRun, entry.index)
+      const runKey = groupKey(this.id, KeyKind.termRun, entry.index)
       batch.put(runKey, encodeTermRun(runKey, entry.term))
     }
     if (offsets) this.putOffsetRow(batch, { ...offsets, index: entry.index, term: entry.term })
@@ -393,7 +469,12 @@ export class GroupLog implements RaftStorage {
   }
 
   private putOffsetRow(batch: Batch, row: OffsetRow): void {
-    const k = key(this.id, KeyKind.offset, row.lastOffset)
+    const latest = this.segments.last()!
+    if (latest.offsetLo === undefined) {
+      latest.offsetLo = row.lastOffset
+      this.putRun(batch, latest)
+    }
+    const k = key(batch.segment, this.id, KeyKind.offset, row.lastOffset)
     batch.put(k, encodeOffsetRow(k, row))
     this.offsetPutMin = Math.min(this.offsetPutMin, row.lastOffset)
   }
@@ -410,11 +491,46 @@ export class GroupLog implements RaftStorage {
    * makes them garbage is durable, so a crash part-way leaves garbage, never a hole.
    */
   private async clearPrefix(through: number): Promise<void> {
-    if (this.ctx.isClosed()) return
     try {
-      const range = { gte: key(this.id, KeyKind.entry, 0), lte: key(this.id, KeyKind.entry, through) }
-      await this.ctx.db.clear(range)
-      await this.clearOffsetRows(through)
+      for (const run of this.segments.from(0)) {
+        if (this.ctx.isClosed() || this.damage !== null || run.firstIndex > through) return
+        const { segment } = run
+        const entries = {
+          gte: key(segment, this.id, KeyKind.entry, 0),
+          lte: key(segment, this.id, KeyKind.entry, through),
+        }
+        await this.ctx.db.clear(entries)
+        await this.clearOffsetRows(segment, through)
+        // A run wholly at or below `through` that is no longer the latest goes: its leftovers (offset
+        // rows of entries truncated long ago) with it, and its directory row last.
+        const next = this.segments.after(run)
+        if (next !== undefined && next.firstIndex <= through + 1 && this.segments.remove(run)) {
+          await this.clearRetired(run)
+        }
+      }
+    } catch (error) {
+      this.noteDamage(error)
+    }
+  }
+
+  /**
+   * Deletes what is left of a run no longer listed: its entries, offset rows and old hard state
+   * (a LevelDB range deletion, safe because nothing writes into a run that is not the latest),
+   * then its directory row.
+   */
+  private async clearRetired(run: SegmentRun): Promise<void> {
+    if (this.ctx.isClosed() || this.damage !== null) return
+    try {
+      const { segment } = run
+      // Everything but the directory row: hard state, entries, offset rows.
+      await this.ctx.db.clear({
+        gt: key(segment, this.id, KeyKind.segmentRun, 0),
+        lt: key(segment, this.id, (KeyKind.offset + 1) as KeyKind, 0),
+      })
+      const batch = this.ctx.commit.batchFor(this.id)
+      batch.del(key(segment, this.id, KeyKind.segmentRun, 0))
+      this.ctx.commit.wrote(batch)
+      void this.ctx.commit.flush().catch(() => {})
     } catch (error) {
       this.noteDamage(error)
     }
@@ -425,8 +541,8 @@ export class GroupLog implements RaftStorage {
    * forward until the first row of a later entry. The deletes go into the group-commit batch (in
    * order with puts) and skip keys written since the read began: such a key holds a new row.
    */
-  private async clearOffsetRows(through: number): Promise<void> {
-    const range = kindRange(this.id, KeyKind.offset)
+  private async clearOffsetRows(segment: number, through: number): Promise<void> {
+    const range = kindRange(segment, this.id, KeyKind.offset)
     let done = false
     while (!done && !this.ctx.isClosed() && this.damage === null) {
       this.offsetPutMin = Number.POSITIVE_INFINITY
@@ -440,14 +556,14 @@ export class GroupLog implements RaftStorage {
       done = doomed.length < rows.length || rows.length < this.ctx.limits.deleteBatchRowsMax
       const safe = doomed.filter((lastOffset) => lastOffset < this.offsetPutMin)
       if (safe.length < doomed.length || safe.length === 0) done = true
-      if (safe.length > 0) this.deleteOffsetRows(safe)
-      range.gte = key(this.id, KeyKind.offset, (doomed.at(-1) ?? 0) + 1)
+      if (safe.length > 0) this.deleteOffsetRows(segment, safe)
+      range.gte = key(segment, this.id, KeyKind.offset, (doomed.at(-1) ?? 0) + 1)
     }
   }
 
-  private deleteOffsetRows(lastOffsets: number[]): void {
+  private deleteOffsetRows(segment: number, lastOffsets: number[]): void {
     const batch = this.ctx.commit.batchFor(this.id)
-    for (const lastOffset of lastOffsets) batch.del(key(this.id, KeyKind.offset, lastOffset))
+    for (const lastOffset of lastOffsets) batch.del(key(segment, this.id, KeyKind.offset, lastOffset))
     this.ctx.commit.wrote(batch)
     void this.ctx.commit.flush().catch(() => {})
   }
@@ -504,25 +620,35 @@ export class GroupLog implements RaftStorage {
     hi: number,
     bytesMax: number,
   ): Promise<{ entries: Entry[]; bytes: number }> {
-    const iterator = this.ctx.db.iterator({
-      gte: key(this.id, KeyKind.entry, lo),
-      lt: key(this.id, KeyKind.entry, hi),
-    })
     const entries: Entry[] = []
     let bytes = 0
-    try {
-      while (entries.length === 0 || bytes < bytesMax) {
-        const rows = await iterator.nextv(SCAN_CHUNK_ROWS)
-        if (rows.length === 0) break
-        for (const [k, v] of rows) {
-          const entry = this.decodeAt(k, v, lo + entries.length)
-          if (entries.length > 0 && bytes + entry.data.length > bytesMax) return { entries, bytes }
-          entries.push(entry)
-          bytes += entry.data.length
+    while (lo + entries.length < hi) {
+      const from = lo + entries.length
+      // Looked up afresh for each run: a truncation meanwhile is caught by the caller's epoch check.
+      const span = this.segments.span(from)
+      if (span === undefined) break
+      const to = Math.min(hi, span.end ?? hi)
+      const iterator = this.ctx.db.iterator({
+        gte: key(span.run.segment, this.id, KeyKind.entry, from),
+        lt: key(span.run.segment, this.id, KeyKind.entry, to),
+      })
+      try {
+        while (lo + entries.length < to) {
+          const rows = await iterator.nextv(SCAN_CHUNK_ROWS)
+          if (rows.length === 0) break
+          for (const [k, v] of rows) {
+            const entry = this.decodeAt(k, v, lo + entries.length)
+            if (entries.length > 0 && bytes + entry.data.length > bytesMax) return { entries, bytes }
+            entries.push(entry)
+            bytes += entry.data.length
+          }
         }
+      } finally {
+        await iterator.close()
       }
-    } finally {
-      await iterator.close()
+      // A run ends where the next begins: a shortfall is a hole.
+      if (lo + entries.length < to)
+        throw new CorruptLogError(this.id, `entry ${lo + entries.length} is missing`)
     }
     if (entries.length === 0) throw new CorruptLogError(this.id, `entry ${lo} is missing`)
     return { entries, bytes }
@@ -549,23 +675,28 @@ export class GroupLog implements RaftStorage {
 
   /** The first current stored row with last offset >= `offset`, skipping stale rows. */
   private async scanOffsetRows(offset: number): Promise<OffsetRow | undefined> {
-    const iterator = this.ctx.db.iterator({
-      gte: key(this.id, KeyKind.offset, offset),
-      lt: kindRange(this.id, KeyKind.offset).lt,
-    })
-    try {
-      for (let scanned = 0; scanned < this.ctx.limits.offsetScanRowsMax; ) {
-        const rows = await iterator.nextv(SCAN_CHUNK_ROWS)
-        if (rows.length === 0) return undefined
-        for (const [k, v] of rows) {
-          const row = this.decodeOffsetRowChecked(k, v)
-          if (this.isCurrent(row)) return row
+    let scanned = 0
+    for (const { segment } of this.segments.forOffset(offset)) {
+      const iterator = this.ctx.db.iterator({
+        gte: key(segment, this.id, KeyKind.offset, offset),
+        lt: kindRange(segment, this.id, KeyKind.offset).lt,
+      })
+      try {
+        while (scanned < this.ctx.limits.offsetScanRowsMax) {
+          const rows = await iterator.nextv(SCAN_CHUNK_ROWS)
+          if (rows.length === 0) break
+          for (const [k, v] of rows) {
+            const row = this.decodeOffsetRowChecked(k, v)
+            if (this.isCurrent(row)) return row
+          }
+          scanned += rows.length
         }
-        scanned += rows.length
+      } finally {
+        await iterator.close()
       }
-    } finally {
-      await iterator.close()
+      if (scanned >= this.ctx.limits.offsetScanRowsMax) break
     }
+    if (scanned < this.ctx.limits.offsetScanRowsMax) return undefined
     throw new Error(`group ${this.id}: more than ${this.ctx.limits.offsetScanRowsMax} stale offset rows`)
   }
 
@@ -581,29 +712,35 @@ export class GroupLog implements RaftStorage {
   /** The scan behind `verify`: the durable log equals the in-memory view and every checksum holds. */
   private async scanLog(): Promise<{ entries: number; bytes: number }> {
     const last = this.last
-    const iterator = this.ctx.db.iterator({
-      gt: key(this.id, KeyKind.entry, this.start.index),
-      lt: kindRange(this.id, KeyKind.entry).lt,
-    })
     let expected = this.start.index + 1
     let previousTerm = this.start.term
     let bytes = 0
-    try {
-      for (
-        let rows = await iterator.nextv(SCAN_CHUNK_ROWS);
-        rows.length > 0;
-        rows = await iterator.nextv(SCAN_CHUNK_ROWS)
-      ) {
-        for (const [k, v] of rows) {
-          const entry = this.decodeAt(k, v, expected)
-          this.checkScanned(entry, previousTerm, last)
-          previousTerm = entry.term
-          bytes += entry.data.length
-          expected++
+    const runs = this.segments.from(0)
+    for (let i = 0; i < runs.length; i++) {
+      const { segment } = runs[i]!
+      // Every entry of a run lies below the next run's first index (the last run: at most `last`).
+      const end = (runs[i + 1]?.firstIndex ?? last + 1) - 1
+      const iterator = this.ctx.db.iterator({
+        gt: key(segment, this.id, KeyKind.entry, this.start.index),
+        lt: kindRange(segment, this.id, KeyKind.entry).lt,
+      })
+      try {
+        for (
+          let rows = await iterator.nextv(SCAN_CHUNK_ROWS);
+          rows.length > 0;
+          rows = await iterator.nextv(SCAN_CHUNK_ROWS)
+        ) {
+          for (const [k, v] of rows) {
+            const entry = this.decodeAt(k, v, expected)
+            this.checkScanned(entry, previousTerm, Math.min(last, end))
+            previousTerm = entry.term
+            bytes += entry.data.length
+            expected++
+          }
         }
+      } finally {
+        await iterator.close()
       }
-    } finally {
-      await iterator.close()
     }
     if (expected !== last + 1)
       throw new CorruptLogError(this.id, `log ends at ${expected - 1}, expected ${last}`)

@@ -10,7 +10,7 @@ import { CorruptLogError, StoreClosedError } from './errors.js'
 import { type DurableBatch, GroupCommit, type GroupCommitStats } from './group-commit.js'
 import { GroupLog, type GroupOptions } from './group-log.js'
 import { assertGroupId } from './keys.js'
-import { recover } from './recover.js'
+import { type Directory, readDirectory, recover } from './recover.js'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -28,6 +28,11 @@ export interface LogStoreOptions extends Partial<GroupLimits> {
   blockCacheBytes?: number
   /** LevelDB's table file size: larger files mean fewer, longer compactions. */
   tableFileBytes?: number
+  /**
+   * Bytes written under one segment of the key space before the next begins (keys.ts): about one
+   * memtable, so that a level-0 table overlaps its neighbours only.
+   */
+  segmentBytes?: number
 }
 
 export const DEFAULT_LIMITS: GroupLimits = {
@@ -42,17 +47,24 @@ export const DEFAULT_LIMITS: GroupLimits = {
 const DEFAULT_BATCH_BYTES_MAX = 32 * MiB
 const DEFAULT_PENDING_BYTES_MAX = 256 * MiB
 /**
- * LevelDB's memtable and table file size. Every table LevelDB writes (a memtable's level-0 table,
- * each compaction output) ends with an fsync, and on ext4 the write-ahead log's fsync waits behind
- * it: a 64 MiB memtable and 32 MiB tables (until 2026-11-26) stalled every group commit of a node
- * for 0.1–0.5 s at each flush. With 32 MiB and 2 MiB, `cairn bench e2e` at 10,000 records/s of
- * 1 KiB has publish p99 105–119 ms instead of 115–409, at the same throughput (BENCHMARKS.md).
+ * LevelDB's memtable and table file size, and the segment size. Every table LevelDB writes (a
+ * memtable's level-0 table, each compaction output) ends with an fsync, and on ext4 the write-ahead
+ * log's fsync waits behind it, so small tables keep the group commit's stalls short: a 64 MiB
+ * memtable stalled every group commit of a node for 0.1–0.5 s at each flush. Small memtables used
+ * to cost rewriting (8 MiB: 6× written per byte stored, with the group first in the key); with the
+ * segment first, tables are moved down, not merged, and each segment's 4 MiB is one table. The
+ * memtable is larger than a segment so that the segments, not LevelDB, decide when it is flushed.
  */
-const DEFAULT_WRITE_BUFFER_BYTES = 32 * MiB
+const DEFAULT_WRITE_BUFFER_BYTES = 8 * MiB
 const DEFAULT_BLOCK_CACHE_BYTES = 32 * MiB
 const DEFAULT_TABLE_FILE_BYTES = 2 * MiB
+const DEFAULT_SEGMENT_BYTES = 4 * MiB
+/** Greater than every key (keys are 17 bytes): a CompactRange over it compacts nothing. */
+const BEYOND_EVERY_KEY = new Uint8Array(18).fill(0xff)
 
 export interface StoreStats extends GroupCommitStats {
+  /** Memtable flushes asked of LevelDB, one at the start of each segment. */
+  memtableFlushes: number
   /** Bytes written by groups and not yet durable. */
   pendingBytes: number
 }
@@ -66,17 +78,27 @@ export class LevelLogStore {
   private readonly commit: GroupCommit
   private readonly context: StoreContext
   private state: 'open' | 'closing' | 'closed' = 'open'
+  /** The memtable flush asked of LevelDB and not yet done, if any. */
+  private memtableFlushing: Promise<void> | null = null
+  private memtableFlushes = 0
 
   private constructor(
     private readonly db: Db,
     limits: GroupLimits,
     private readonly options: LogStoreOptions,
+    private readonly directory: Directory,
   ) {
+    const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES
+    if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 1)
+      throw new RangeError(`segmentBytes must be a positive integer, got ${segmentBytes}`)
     this.commit = new GroupCommit(
       db,
       options.batchBytesMax ?? DEFAULT_BATCH_BYTES_MAX,
       options.autoFlush ?? false,
       (batch) => this.batchDurable(batch),
+      directory.segmentMax + 1,
+      segmentBytes,
+      () => this.segmentStarted(),
     )
     this.context = {
       db,
@@ -100,12 +122,17 @@ export class LevelLogStore {
       maxFileSize: options.tableFileBytes ?? DEFAULT_TABLE_FILE_BYTES,
     })
     await db.open()
-    return new LevelLogStore(db, limits, options)
+    try {
+      return new LevelLogStore(db, limits, options, await readDirectory(db))
+    } catch (error) {
+      await db.close()
+      throw error
+    }
   }
 
   /**
    * Opens group `id`: reads back its hard state, log start, term runs and last index (no scan of
-   * the log). A group whose stored state fails its checks opens `damaged` instead of failing.
+   * the log; where its rows are was read with the store's directory at open). A group whose stored state fails its checks opens `damaged` instead of failing.
    * Opening the same id again returns the same GroupLog.
    */
   group(id: GroupId, options: GroupOptions = {}): Promise<GroupLog> {
@@ -137,7 +164,11 @@ export class LevelLogStore {
   }
 
   stats(): StoreStats {
-    return { ...this.commit.stats, pendingBytes: this.commit.pendingBytes() }
+    return {
+      ...this.commit.stats,
+      pendingBytes: this.commit.pendingBytes(),
+      memtableFlushes: this.memtableFlushes,
+    }
   }
 
   /** Why the store stopped writing (a batch failed), or null. */
@@ -161,18 +192,40 @@ export class LevelLogStore {
     } finally {
       this.commit.fail(new StoreClosedError('closed'))
       this.state = 'closed'
+      await this.memtableFlushing
       await this.db.close()
     }
   }
 
   private async openGroup(id: GroupId, options: GroupOptions): Promise<GroupLog> {
-    const recovered = await recover(this.db, id).catch((error: unknown) => {
+    const runs = this.directory.groups.get(id) ?? []
+    const recovered = await recover(this.db, id, runs).catch((error: unknown) => {
       if (error instanceof CorruptLogError) return error
       throw error
     })
     const group = new GroupLog(this.context, id, recovered, options)
     this.opened.set(id, group)
     return group
+  }
+
+  /**
+   * A new segment begins: LevelDB is asked to start a new memtable now (CompactRange flushes the
+   * memtable before compacting, and the range is one no key reaches, so it compacts nothing), so
+   * that each level-0 table holds one segment and overlaps no other. Its null write usually enters
+   * LevelDB's writer queue before the segment's first batch, which is handed over right after;
+   * when it does not, a table straddles two segments and LevelDB merges it once. One at a time.
+   */
+  private segmentStarted(): void {
+    if (this.memtableFlushing !== null || this.state !== 'open') return
+    this.memtableFlushes++
+    this.memtableFlushing = this.db
+      .compactRange(BEYOND_EVERY_KEY, BEYOND_EVERY_KEY)
+      .catch(() => {
+        // Only a hint to LevelDB: a failure here changes where tables split, not what is stored.
+      })
+      .finally(() => {
+        this.memtableFlushing = null
+      })
   }
 
   private batchDurable(batch: DurableBatch): void {

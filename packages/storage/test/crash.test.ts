@@ -10,7 +10,8 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { type GroupLog, LevelLogStore } from '../src/index.js'
+import { ClassicLevel } from 'classic-level'
+import { type GroupLog, KeyKind, keyParts, LevelLogStore } from '../src/index.js'
 import { CRASH_GROUPS, ENTRY_BYTES_MAX } from './fixtures/crash-constants.js'
 import { dataFor, prng, same, tempDir } from './helpers.js'
 
@@ -142,6 +143,19 @@ async function checkEntries(group: GroupLog, expect: Expectations, reportedLast:
   }
 }
 
+/** How many segments hold a directory row, and the highest segment with any row. */
+async function segmentsHoldingRuns(dir: string): Promise<{ count: number; max: number }> {
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' })
+  await db.open()
+  try {
+    const parts = (await db.keys().all()).map((k) => keyParts(k))
+    const withRuns = new Set(parts.filter((p) => p.kind === KeyKind.segmentRun).map((p) => p.segment))
+    return { count: withRuns.size, max: Math.max(...parts.map((p) => p.segment)) }
+  } finally {
+    await db.close()
+  }
+}
+
 async function checkStore(dir: string, expect: Expectations): Promise<void> {
   const store = await LevelLogStore.open(dir)
   try {
@@ -166,8 +180,14 @@ test(`crash consistency: ${KILLS} SIGKILLs of a group-committing writer`, { time
       if (child.killedAfterReports > 0) killsAfterReports++
       await checkStore(dir.path, expect)
     }
-    console.log(`${KILLS} kills, ${killsAfterReports} after some durable report, ${reports} reports checked`)
+    const segments = await segmentsHoldingRuns(dir.path)
+    console.log(
+      `${KILLS} kills, ${killsAfterReports} after some durable report, ${reports} reports checked; ` +
+        `runs in ${segments.count} segments, the highest ${segments.max}`,
+    )
     assert.ok(killsAfterReports >= KILLS / 2, 'most kills should land while the writer is writing')
+    // The writer's 16 KiB segments: its logs spread over many runs, so kills landed across them.
+    assert.ok(segments.max >= 2 * KILLS && segments.count >= 10, JSON.stringify(segments))
   } catch (error) {
     console.log(`crash test failed with CAIRN_SEED=${SEED}`)
     throw error

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { LOADING } from '@cairn/raft'
 import { ClassicLevel } from 'classic-level'
-import { CorruptLogError, type GroupLog, KeyKind, key, LevelLogStore } from '../src/index.js'
+import { CorruptLogError, type GroupLog, groupKey, KeyKind, key, LevelLogStore } from '../src/index.js'
 import { entries, nextLoad, tempDir } from './helpers.js'
 
 type RawDb = ClassicLevel<Uint8Array, Uint8Array>
@@ -49,7 +49,7 @@ async function assertOtherGroupWorks(store: LevelLogStore): Promise<void> {
 test('a damaged last entry is caught at open: that group is damaged, the other works', async () => {
   const dir = tempDir()
   try {
-    await damagedStore(dir.path, key(1, KeyKind.entry, 10))
+    await damagedStore(dir.path, key(1, 1, KeyKind.entry, 10))
     const store = await LevelLogStore.open(dir.path)
     const group = await store.group(1)
     assert.ok(group.damaged instanceof CorruptLogError)
@@ -67,7 +67,7 @@ test('a damaged last entry is caught at open: that group is damaged, the other w
 test('a damaged hard state is caught at open', async () => {
   const dir = tempDir()
   try {
-    await damagedStore(dir.path, key(1, KeyKind.hardState, 0))
+    await damagedStore(dir.path, key(1, 1, KeyKind.hardState, 0))
     const store = await LevelLogStore.open(dir.path)
     const group = await store.group(1)
     assert.match(String(group.damaged?.message), /hard state: checksum mismatch/)
@@ -82,7 +82,7 @@ test('a damaged hard state is caught at open', async () => {
 test('a damaged older entry is caught when loaded: LOADING, onLoaded, then CorruptLogError', async () => {
   const dir = tempDir()
   try {
-    await damagedStore(dir.path, key(1, KeyKind.entry, 4))
+    await damagedStore(dir.path, key(1, 1, KeyKind.entry, 4))
     const store = await LevelLogStore.open(dir.path)
     const group = await store.group(1)
     assert.equal(group.damaged, null, 'open reads no old entries')
@@ -102,7 +102,7 @@ test('a damaged older entry is caught when loaded: LOADING, onLoaded, then Corru
 test('verify() finds a damaged entry anywhere in the log', async () => {
   const dir = tempDir()
   try {
-    await damagedStore(dir.path, key(1, KeyKind.entry, 6))
+    await damagedStore(dir.path, key(1, 1, KeyKind.entry, 6))
     const store = await LevelLogStore.open(dir.path)
     const group = await store.group(1)
     await assert.rejects(() => group.verify(), CorruptLogError)
@@ -119,7 +119,7 @@ test('a value stored under another key fails its check (the CRC covers the key)'
   try {
     await tamperedStore(dir.path, async (db) => {
       // Entry 3's intact value, copied over entry 10: same term, valid on its own.
-      await db.put(key(1, KeyKind.entry, 10), (await db.get(key(1, KeyKind.entry, 3)))!, { sync: true })
+      await db.put(key(1, 1, KeyKind.entry, 10), (await db.get(key(1, 1, KeyKind.entry, 3)))!, { sync: true })
     })
     const store = await LevelLogStore.open(dir.path)
     const group = await store.group(1)
@@ -134,7 +134,7 @@ test('a value stored under another key fails its check (the CRC covers the key)'
 test('a hole in the log (a missing entry) is corruption, found by verify', async () => {
   const dir = tempDir()
   try {
-    await tamperedStore(dir.path, (db) => db.del(key(1, KeyKind.entry, 5), { sync: true }))
+    await tamperedStore(dir.path, (db) => db.del(key(1, 1, KeyKind.entry, 5), { sync: true }))
     const store = await LevelLogStore.open(dir.path)
     const group = await store.group(1)
     await assert.rejects(() => group.verify(), /entry 5 is missing/)
@@ -148,7 +148,7 @@ test('a hole in the log (a missing entry) is corruption, found by verify', async
 test('lost term runs are caught at open', async () => {
   const dir = tempDir()
   try {
-    await tamperedStore(dir.path, (db) => db.del(key(1, KeyKind.termRun, 1), { sync: true }))
+    await tamperedStore(dir.path, (db) => db.del(groupKey(1, KeyKind.termRun, 1), { sync: true }))
     const store = await LevelLogStore.open(dir.path)
     const group = await store.group(1)
     assert.match(String(group.damaged?.message), /no term run covers the first entry 1/)
@@ -162,7 +162,7 @@ test('lost term runs are caught at open', async () => {
 test('read() of a damaged entry rejects and marks the group damaged', async () => {
   const dir = tempDir()
   try {
-    await damagedStore(dir.path, key(1, KeyKind.entry, 2))
+    await damagedStore(dir.path, key(1, 1, KeyKind.entry, 2))
     const store = await LevelLogStore.open(dir.path)
     const group = await store.group(1)
     await assert.rejects(() => group.read(1, 5, 1 << 20), /entry 2: checksum mismatch/)

@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { type Entry, EntryKind } from '@cairn/raft'
+import { ClassicLevel } from 'classic-level'
+import { type BatchOffsets, GROUP_ROWS, KeyKind, keyParts, LevelLogStore } from '../src/index.js'
+import { SegmentRuns } from '../src/segments.js'
+import { tempDir } from './helpers.js'
+
+const run = (segment: number, firstIndex: number, offsetLo?: number) => ({ segment, firstIndex, offsetLo })
+
+test('SegmentRuns: the run of an index, the runs an offset lookup scans, removal from an index', () => {
+  const runs = new SegmentRuns([run(2, 1, 9), run(5, 11), run(7, 21, 199), run(8, 31, 299)])
+  assert.equal(runs.runOf(0), undefined)
+  assert.equal(runs.runOf(1)?.segment, 2)
+  assert.equal(runs.runOf(20)?.segment, 5)
+  assert.equal(runs.runOf(21)?.segment, 7)
+  assert.equal(runs.runOf(1000)?.segment, 8)
+  assert.deepEqual(
+    runs.from(15).map((r) => r.segment),
+    [5, 7, 8],
+  )
+  // Runs without offset rows are skipped; the scan starts at the last run starting at or below.
+  assert.deepEqual(
+    runs.forOffset(5).map((r) => r.segment),
+    [2, 7, 8],
+  )
+  assert.deepEqual(
+    runs.forOffset(200).map((r) => r.segment),
+    [7, 8],
+  )
+  assert.deepEqual(
+    runs.forOffset(10_000).map((r) => r.segment),
+    [8],
+  )
+  assert.deepEqual(
+    runs.removeFrom(11).map((r) => r.segment),
+    [5, 7],
+    'the latest run stays',
+  )
+  assert.deepEqual(
+    runs.list().map((r) => r.segment),
+    [2, 8],
+  )
+  assert.throws(() => runs.push(run(8, 40)), /does not follow/)
+  assert.throws(() => new SegmentRuns([run(3, 5), run(4, 4)]), /out of order/)
+  assert.throws(() => new SegmentRuns([run(3, 5), run(3, 6)]), /out of order/)
+  // A run that holds no entry is shadowed by the next with the same first index.
+  const shadowed = new SegmentRuns([run(3, 5), run(4, 7), run(6, 7)])
+  assert.equal(shadowed.runOf(7)?.segment, 6)
+  assert.deepEqual(
+    shadowed.from(7).map((r) => r.segment),
+    [6],
+  )
+})
+
+test('SegmentRuns.fromRows: a run followed by one starting below it is retired', () => {
+  // 4 and 6 were removed by a truncation at 15 (the latest re-based: 9@15); 2 is shadowed by 3.
+  const rows = [run(1, 1), run(2, 10), run(3, 10), run(4, 20), run(6, 30), run(9, 15)]
+  const { runs, retired } = SegmentRuns.fromRows(rows)
+  assert.deepEqual(
+    runs.list().map((r) => [r.segment, r.firstIndex]),
+    [
+      [1, 1],
+      [2, 10],
+      [3, 10],
+      [9, 15],
+    ],
+  )
+  assert.deepEqual(retired.map((r) => r.segment).sort(), [4, 6])
+})
+
+/** A record batch stand-in: its data is [baseOffset u32][lastOffset u32]. */
+function batch(index: number, term: number, baseOffset: number, count: number): Entry {
+  const data = new Uint8Array(8)
+  const view = new DataView(data.buffer)
+  view.setUint32(0, baseOffset)
+  view.setUint32(4, baseOffset + count - 1)
+  return { index, term, kind: EntryKind.normal, data }
+}
+
+function offsetsOf(entry: Entry): BatchOffsets {
+  const view = new DataView(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength)
+  return { baseOffset: view.getUint32(0), lastOffset: view.getUint32(4) }
+}
+
+/** Every stored key of `group`, as [segment, kind]. */
+async function storedKeys(path: string, group: number): Promise<[number, number][]> {
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' })
+  await db.open()
+  try {
+    return (await db.keys().all())
+      .map((k) => keyParts(k))
+      .filter((parts) => parts.group === group)
+      .map((parts): [number, number] => [parts.segment, parts.kind])
+  } finally {
+    await db.close()
+  }
+}
+
+test('a log over many segments: reads, offset lookups, truncation into an older segment, retention', async () => {
+  const dir = tempDir()
+  const options = { segmentBytes: 1, tailCacheBytesMax: 0, loadBytesMax: 1 << 20 }
+  try {
+    let store = await LevelLogStore.open(dir.path, options)
+    let group = await store.group(1, { offsetsOf })
+    // Entries 1..20, four per batch: every batch is a new segment (segmentBytes 1).
+    for (let first = 1; first <= 20; first += 4) {
+      group.write({ entries: [0, 1, 2, 3].map((i) => batch(first + i, 1, (first + i - 1) * 10, 10)) })
+      await store.flush()
+    }
+    const segmentsOf = async () =>
+      new Set((await storedKeys(dir.path, 1)).filter(([s]) => s !== GROUP_ROWS).map(([s]) => s))
+    await group.verify()
+    assert.deepEqual(
+      (await group.read(3, 19, 1 << 20)).map((e) => e.index),
+      Array.from({ length: 16 }, (_, i) => 3 + i),
+      'a read crosses runs',
+    )
+    const row = await group.indexForOffset(125)
+    assert.deepEqual(row && [row.index, row.baseOffset], [13, 120])
+    // A new leader replaces 7..20 (runs of segments 1..4) with one batch in the current segment.
+    group.write({ entries: [batch(7, 2, 60, 5)] })
+    await store.flush()
+    await group.verify()
+    assert.equal(group.lastIndex(), 7)
+    assert.equal((await group.indexForOffset(65))?.index, undefined, 'stale rows of 8..20 skipped')
+    assert.equal((await group.indexForOffset(62))?.index, 7)
+    assert.equal((await group.indexForOffset(55))?.index, 6)
+    await group.settle()
+    await store.close()
+    // Retired runs leave nothing: segments 3..5 held only truncated entries.
+    assert.deepEqual(
+      [...(await segmentsOf())].sort((a, b) => a - b),
+      [1, 2, 6],
+    )
+
+    store = await LevelLogStore.open(dir.path, options)
+    group = await store.group(1, { offsetsOf })
+    assert.equal(group.lastIndex(), 7)
+    assert.equal(group.term(7), 2)
+    await group.verify()
+    group.write({ entries: [batch(8, 2, 65, 10)] })
+    await store.flush()
+    // Retention: the log starts at 7; runs wholly below it go, directory row and all.
+    group.write({
+      logStart: { index: 7, term: 2, payload: new Uint8Array(), membership: { voters: [1], learners: [] } },
+    })
+    await store.flush()
+    await group.settle()
+    assert.deepEqual(
+      (await group.read(8, 9, 1 << 20)).map((e) => e.index),
+      [8],
+    )
+    assert.equal((await group.indexForOffset(0))?.index, 8)
+    await store.close()
+    const keys = await storedKeys(dir.path, 1)
+    assert.deepEqual(
+      keys.filter(([, kind]) => kind === KeyKind.entry).map(([s]) => s),
+      [7],
+      'only entry 8 is left, in the first segment of the second open',
+    )
+    assert.deepEqual(
+      keys.filter(([, kind]) => kind === KeyKind.hardState).map(([s]) => s),
+      [7, 8],
+      'each live run keeps the hard state written when it began; the latest, where the log start was written, is read',
+    )
+  } finally {
+    dir.cleanup()
+  }
+})
