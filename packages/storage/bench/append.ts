@@ -7,8 +7,8 @@
  *   node --import tsx bench/append.ts [groups] [entriesPerTurn] [durationMs]
  *
  * CAIRN_BENCH_DIR: parent directory of the database (default: the OS temp dir), e.g. /dev/shm to
- * measure without the disk. CAIRN_BENCH_WRITE_BUFFER_MIB, CAIRN_BENCH_TABLE_FILE_MIB: LevelDB
- * tuning (defaults: the store's own, 64 and 32).
+ * measure without the disk. CAIRN_BENCH_WRITE_BUFFER_MIB, CAIRN_BENCH_TABLE_FILE_MIB,
+ * CAIRN_BENCH_SEGMENT_MIB: LevelDB and segment sizes (unset: the store's defaults).
  */
 
 import { randomFillSync } from 'node:crypto'
@@ -22,13 +22,16 @@ const GROUPS = Number(process.argv[2] ?? 16)
 const ENTRIES_PER_TURN = Number(process.argv[3] ?? 4)
 const DURATION_MS = Number(process.argv[4] ?? 10_000)
 const PARENT_DIR = process.env.CAIRN_BENCH_DIR ?? tmpdir()
-const WRITE_BUFFER_MIB = Number(process.env.CAIRN_BENCH_WRITE_BUFFER_MIB ?? 64)
-const TABLE_FILE_MIB = Number(process.env.CAIRN_BENCH_TABLE_FILE_MIB ?? 32)
+const MiB = 1024 * 1024
+const mibFromEnv = (name: string): number | undefined =>
+  process.env[name] === undefined ? undefined : Number(process.env[name]) * MiB
+const WRITE_BUFFER_BYTES = mibFromEnv('CAIRN_BENCH_WRITE_BUFFER_MIB')
+const TABLE_FILE_BYTES = mibFromEnv('CAIRN_BENCH_TABLE_FILE_MIB')
+const SEGMENT_BYTES = mibFromEnv('CAIRN_BENCH_SEGMENT_MIB')
 const ENTRY_BYTES = 16 * 1024
 /** Distinct random payloads, so LevelDB sees incompressible data without a fresh buffer per entry. */
 const PAYLOADS = 64
 const FLUSHES_OUTSTANDING_MAX = 2
-const MiB = 1024 * 1024
 
 const payloads = Array.from({ length: PAYLOADS }, () => randomFillSync(new Uint8Array(ENTRY_BYTES)))
 
@@ -42,11 +45,16 @@ function nextEntries(group: GroupLog, count: number): Entry[] {
   }))
 }
 
+function mib(bytes: number | undefined): string {
+  return bytes === undefined ? 'default' : `${bytes / MiB}MiB`
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(PARENT_DIR, 'cairn-bench-'))
   const store = await LevelLogStore.open(dir, {
-    writeBufferBytes: WRITE_BUFFER_MIB * MiB,
-    tableFileBytes: TABLE_FILE_MIB * MiB,
+    writeBufferBytes: WRITE_BUFFER_BYTES,
+    tableFileBytes: TABLE_FILE_BYTES,
+    segmentBytes: SEGMENT_BYTES,
   })
   const groups = await Promise.all(Array.from({ length: GROUPS }, (_, id) => store.group(id)))
   const outstanding: Promise<void>[] = []
@@ -75,7 +83,8 @@ function report(store: LevelLogStore, entries: number, seconds: number, slowestF
   const dataMB = (entries * ENTRY_BYTES) / 1e6
   console.log(
     `groups=${GROUPS} entry=${ENTRY_BYTES}B entries/turn/group=${ENTRIES_PER_TURN} ` +
-      `duration=${seconds.toFixed(1)}s dir=${PARENT_DIR} writeBuffer=${WRITE_BUFFER_MIB}MiB tableFile=${TABLE_FILE_MIB}MiB`,
+      `duration=${seconds.toFixed(1)}s dir=${PARENT_DIR} ` +
+      `writeBuffer=${mib(WRITE_BUFFER_BYTES)} tableFile=${mib(TABLE_FILE_BYTES)} segment=${mib(SEGMENT_BYTES)}`,
   )
   console.log(
     `  data      ${(dataMB / seconds).toFixed(1)} MB/s (${(entries / seconds).toFixed(0)} entries/s)`,
