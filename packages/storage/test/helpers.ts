@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Entry, EntryKind, LOADING } from '@cairn/raft'
-import type { GroupLog } from '../src/index.js'
+import type { BatchOffsets, GroupLog } from '../src/index.js'
 
 /** A fresh directory under the OS temp dir; `cleanup` removes it. */
 export function tempDir(prefix = 'cairn-storage-'): { path: string; cleanup: () => void } {
@@ -85,4 +85,19 @@ export function prng(seed: number): { next: () => number; int: (lo: number, hi: 
 
 export function same(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i])
+}
+
+/** A record batch stand-in: its data is [baseOffset u32][lastOffset u32]. */
+export function batch(index: number, term: number, baseOffset: number, count: number): Entry {
+  const data = new Uint8Array(8)
+  const view = new DataView(data.buffer)
+  view.setUint32(0, baseOffset)
+  view.setUint32(4, baseOffset + count - 1)
+  return { index, term, kind: EntryKind.normal, data }
+}
+
+/** The offsets of a {@link batch} stand-in, as the broker's `offsetsOf` hook reports them. */
+export function offsetsOf(entry: Entry): BatchOffsets {
+  const view = new DataView(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength)
+  return { baseOffset: view.getUint32(0), lastOffset: view.getUint32(4) }
 }

@@ -2,33 +2,11 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { type Entry, EntryKind } from '@cairn/raft'
 import { ClassicLevel } from 'classic-level'
-import {
-  type BatchOffsets,
-  type GroupLog,
-  KeyKind,
-  key,
-  keyParts,
-  LevelLogStore,
-  type LogStoreOptions,
-} from '../src/index.js'
-import { tempDir } from './helpers.js'
-
-/** A record batch stand-in: its data is [baseOffset u32][lastOffset u32]. */
-function batch(index: number, term: number, baseOffset: number, count: number): Entry {
-  const data = new Uint8Array(8)
-  const view = new DataView(data.buffer)
-  view.setUint32(0, baseOffset)
-  view.setUint32(4, baseOffset + count - 1)
-  return { index, term, kind: EntryKind.normal, data }
-}
+import { type GroupLog, KeyKind, key, keyParts, LevelLogStore, type LogStoreOptions } from '../src/index.js'
+import { batch, offsetsOf, tempDir } from './helpers.js'
 
 function noop(index: number, term: number): Entry {
   return { index, term, kind: EntryKind.noop, data: new Uint8Array() }
-}
-
-function offsetsOf(entry: Entry): BatchOffsets {
-  const view = new DataView(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength)
-  return { baseOffset: view.getUint32(0), lastOffset: view.getUint32(4) }
 }
 
 /** Batches of 10 offsets each from offset 0, a no-op every fifth index. Returns the log. */

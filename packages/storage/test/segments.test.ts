@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { type Entry, EntryKind } from '@cairn/raft'
+
 import { ClassicLevel } from 'classic-level'
-import { type BatchOffsets, GROUP_ROWS, KeyKind, keyParts, LevelLogStore } from '../src/index.js'
+import { GROUP_ROWS, KeyKind, keyParts, LevelLogStore } from '../src/index.js'
 import { SegmentRuns } from '../src/segments.js'
-import { tempDir } from './helpers.js'
+import { batch, offsetsOf, tempDir } from './helpers.js'
 
 const run = (segment: number, firstIndex: number, offsetLo?: number) => ({ segment, firstIndex, offsetLo })
 
@@ -68,20 +68,6 @@ test('SegmentRuns.fromRows: a run followed by one starting below it is retired',
   )
   assert.deepEqual(retired.map((r) => r.segment).sort(), [4, 6])
 })
-
-/** A record batch stand-in: its data is [baseOffset u32][lastOffset u32]. */
-function batch(index: number, term: number, baseOffset: number, count: number): Entry {
-  const data = new Uint8Array(8)
-  const view = new DataView(data.buffer)
-  view.setUint32(0, baseOffset)
-  view.setUint32(4, baseOffset + count - 1)
-  return { index, term, kind: EntryKind.normal, data }
-}
-
-function offsetsOf(entry: Entry): BatchOffsets {
-  const view = new DataView(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength)
-  return { baseOffset: view.getUint32(0), lastOffset: view.getUint32(4) }
-}
 
 /** Every stored key of `group`, as [segment, kind]. */
 async function storedKeys(path: string, group: number): Promise<[number, number][]> {
