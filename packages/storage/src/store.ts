@@ -29,8 +29,9 @@ export interface LogStoreOptions extends Partial<GroupLimits> {
   /** LevelDB's table file size: larger files mean fewer, longer compactions. */
   tableFileBytes?: number
   /**
-   * Bytes written under one segment of the key space before the next begins (keys.ts): about one
-   * memtable, so that a level-0 table overlaps its neighbours only.
+   * Bytes written under one segment of the key space before the next begins (keys.ts). Each new
+   * segment begins with a memtable flush, so a level-0 table holds whole segments and overlaps no
+   * other table.
    */
   segmentBytes?: number
 }
@@ -132,7 +133,8 @@ export class LevelLogStore {
 
   /**
    * Opens group `id`: reads back its hard state, log start, term runs and last index (no scan of
-   * the log; where its rows are was read with the store's directory at open). A group whose stored state fails its checks opens `damaged` instead of failing.
+   * the log; where its rows are was read with the store's directory at open). A group whose stored
+   * state fails its checks opens `damaged` instead of failing.
    * Opening the same id again returns the same GroupLog.
    */
   group(id: GroupId, options: GroupOptions = {}): Promise<GroupLog> {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'node:test'
-
+import { EntryKind } from '@cairn/raft'
 import { ClassicLevel } from 'classic-level'
 import { GROUP_ROWS, KeyKind, keyParts, LevelLogStore } from '../src/index.js'
 import { SegmentRuns } from '../src/segments.js'
@@ -150,6 +152,37 @@ test('a log over many segments: reads, offset lookups, truncation into an older 
       [7, 8],
       'each live run keeps the hard state written when it began; the latest, where the log start was written, is read',
     )
+  } finally {
+    dir.cleanup()
+  }
+})
+
+test('LevelDB moves the tables of a segment-first store down without merging them', async () => {
+  const dir = tempDir()
+  try {
+    // 16 groups, 4 KiB entries, a flush per turn: ~3 MiB over 64 KiB segments. A memtable flush is
+    // asked at each new segment (one at a time: a segment that starts while one runs joins the next
+    // table). The tables overlap nothing, so LevelDB even places most below level 0 at once; with
+    // the group first in the key every table overlaps every other and level 0 is merged at every
+    // fourth table.
+    const store = await LevelLogStore.open(dir.path, { segmentBytes: 64 * 1024 })
+    const groups = await Promise.all(Array.from({ length: 16 }, (_, id) => store.group(id)))
+    const data = new Uint8Array(4096).fill(7)
+    for (let index = 1; index <= 48; index++) {
+      for (const group of groups) group.write({ entries: [{ index, term: 1, kind: EntryKind.normal, data }] })
+      await store.flush()
+    }
+    const flushes = store.stats().memtableFlushes
+    await store.close()
+    const log = readFileSync(join(dir.path, 'LOG'), 'utf8')
+    const count = (re: RegExp) => (log.match(re) ?? []).length
+    const tables = count(/Level-0 table #\d+: \d+ bytes OK/g)
+    const merges = count(/Compacted \d+@\d+ \+ \d+@\d+ files/g)
+    const seen = JSON.stringify({ flushes, tables, merges })
+    assert.ok(flushes >= 10 && tables >= 10, seen)
+    // The flush request races the segment's first batch to LevelDB's writer queue: rarely, a table
+    // straddles two segments and is merged once.
+    assert.ok(merges * 10 < tables, seen)
   } finally {
     dir.cleanup()
   }
