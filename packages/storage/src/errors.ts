@@ -32,3 +32,14 @@ export class StoreClosedError extends Error {
     super(`log store: ${detail}`, options)
   }
 }
+
+/** The database was written in a layout this version does not read; nothing in it was changed. */
+export class StoreFormatError extends Error {
+  override readonly name = 'StoreFormatError'
+  constructor(
+    readonly path: string,
+    detail: string,
+  ) {
+    super(`log store at ${path}: ${detail}`)
+  }
+}

@@ -5,7 +5,7 @@
 
 export type { AppliedState, OffsetRow } from './codec.js'
 export type { GroupLimits } from './context.js'
-export { CorruptLogError, InvalidWriteError, StoreClosedError } from './errors.js'
+export { CorruptLogError, InvalidWriteError, StoreClosedError, StoreFormatError } from './errors.js'
 export { GroupLog, type GroupOptions } from './group-log.js'
 export { GROUP_ID_MAX, GROUP_ROWS, groupKey, KEY_BYTES, KeyKind, key, keyNumber, keyParts } from './keys.js'
 export {

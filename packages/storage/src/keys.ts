@@ -42,6 +42,8 @@ export const KeyKind = {
   entry: 0x20,
   /** number = last offset of a record batch; value: base offset, Raft index, term. */
   offset: 0x30,
+  /** number = 0, segment {@link GROUP_ROWS}, group 0: the store's format version (u32), once. */
+  storeFormat: 0xfe,
 } as const
 export type KeyKind = (typeof KeyKind)[keyof typeof KeyKind]
 

@@ -6,10 +6,10 @@
 import type { GroupId } from '@cairn/raft'
 import { ClassicLevel } from 'classic-level'
 import type { Db, GroupLimits, StoreContext } from './context.js'
-import { CorruptLogError, StoreClosedError } from './errors.js'
+import { CorruptLogError, StoreClosedError, StoreFormatError } from './errors.js'
 import { type DurableBatch, GroupCommit, type GroupCommitStats } from './group-commit.js'
 import { GroupLog, type GroupOptions } from './group-log.js'
-import { assertGroupId } from './keys.js'
+import { assertGroupId, GROUP_ROWS, KeyKind, key } from './keys.js'
 import { type Directory, readDirectory, recover } from './recover.js'
 
 const KiB = 1024
@@ -60,6 +60,12 @@ const DEFAULT_WRITE_BUFFER_BYTES = 8 * MiB
 const DEFAULT_BLOCK_CACHE_BYTES = 32 * MiB
 const DEFAULT_TABLE_FILE_BYTES = 2 * MiB
 const DEFAULT_SEGMENT_BYTES = 4 * MiB
+/**
+ * The layout this version writes and reads: 2 is keys with the segment first (2026-11-26); 1 was
+ * `[group][kind][number]`, 13-byte keys, without a format row.
+ */
+const STORE_FORMAT = 2
+const FORMAT_KEY = key(GROUP_ROWS, 0, KeyKind.storeFormat, 0)
 /** Greater than every key (keys are 17 bytes): a CompactRange over it compacts nothing. */
 const BEYOND_EVERY_KEY = new Uint8Array(18).fill(0xff)
 
@@ -124,6 +130,7 @@ export class LevelLogStore {
     })
     await db.open()
     try {
+      await checkFormat(db, path)
       return new LevelLogStore(db, limits, options, await readDirectory(db))
     } catch (error) {
       await db.close()
@@ -248,6 +255,35 @@ export class LevelLogStore {
     if (this.state !== 'open') throw new StoreClosedError('closed')
     const failed = this.commit.failed
     if (failed !== null) throw failed
+  }
+}
+
+/**
+ * A new database gets the format row; an existing one must have this version's. A database of
+ * another layout is refused before anything is read or written, so nothing in it changes.
+ */
+async function checkFormat(db: Db, path: string): Promise<void> {
+  const stored = await db.get(FORMAT_KEY)
+  if (stored === undefined) {
+    const [any] = await db.keys({ limit: 1 }).all()
+    if (any !== undefined) {
+      throw new StoreFormatError(
+        path,
+        `written by an older Cairn (keys of ${any.length} bytes, no format row); this version reads format ${STORE_FORMAT} only: keep the directory for that version, or remove it to start empty`,
+      )
+    }
+    const value = new Uint8Array(4)
+    new DataView(value.buffer).setUint32(0, STORE_FORMAT)
+    await db.put(FORMAT_KEY, value, { sync: true })
+    return
+  }
+  const version =
+    stored.length === 4 ? new DataView(stored.buffer, stored.byteOffset, 4).getUint32(0) : undefined
+  if (version !== STORE_FORMAT) {
+    throw new StoreFormatError(
+      path,
+      `format ${version ?? `unreadable (${stored.length} bytes)`}; this version reads format ${STORE_FORMAT} only`,
+    )
   }
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { EntryKind } from '@cairn/raft'
 import { ClassicLevel } from 'classic-level'
-import { GROUP_ROWS, KeyKind, keyParts, LevelLogStore } from '../src/index.js'
+import { GROUP_ROWS, KeyKind, key, keyParts, LevelLogStore, StoreFormatError } from '../src/index.js'
 import { SegmentRuns } from '../src/segments.js'
 import { batch, offsetsOf, tempDir } from './helpers.js'
 
@@ -183,6 +183,64 @@ test('LevelDB moves the tables of a segment-first store down without merging the
     // The flush request races the segment's first batch to LevelDB's writer queue: rarely, a table
     // straddles two segments and is merged once.
     assert.ok(merges * 10 < tables, seen)
+  } finally {
+    dir.cleanup()
+  }
+})
+
+test('a database of another layout is refused with one clear error, and left as it was', async () => {
+  const dir = tempDir()
+  const raw = () =>
+    new ClassicLevel<Uint8Array, Uint8Array>(dir.path, { keyEncoding: 'view', valueEncoding: 'view' })
+  try {
+    // The layout before segments: 13-byte keys [group][kind][number], no format row.
+    const old = raw()
+    await old.open()
+    const oldKey = Uint8Array.from([0, 0, 0, 1, 0x20, 0, 0, 0, 0, 0, 0, 0, 1])
+    await old.put(oldKey, Uint8Array.from([1, 2, 3]), { sync: true })
+    await old.close()
+    await assert.rejects(
+      () => LevelLogStore.open(dir.path),
+      (error: Error) =>
+        error instanceof StoreFormatError &&
+        error.message ===
+          `log store at ${dir.path}: written by an older Cairn (keys of 13 bytes, no format row); this version reads format 2 only: keep the directory for that version, or remove it to start empty`,
+    )
+    const after = raw()
+    await after.open()
+    assert.deepEqual(
+      (await after.keys().all()).map((k) => [...k]),
+      [[...oldKey]],
+      'nothing written',
+    )
+    // A format row of another version is refused too.
+    await after.batch([
+      { type: 'del', key: oldKey },
+      { type: 'put', key: key(GROUP_ROWS, 0, KeyKind.storeFormat, 0), value: Uint8Array.from([0, 0, 0, 3]) },
+    ])
+    await after.close()
+    await assert.rejects(
+      () => LevelLogStore.open(dir.path),
+      /log store at .*: format 3; this version reads format 2 only/,
+    )
+  } finally {
+    dir.cleanup()
+  }
+})
+
+test('a new store records its format, and opens again', async () => {
+  const dir = tempDir()
+  try {
+    const store = await LevelLogStore.open(dir.path)
+    await store.close()
+    await (await LevelLogStore.open(dir.path)).close()
+    const db = new ClassicLevel<Uint8Array, Uint8Array>(dir.path, {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+    })
+    await db.open()
+    assert.deepEqual([...((await db.get(key(GROUP_ROWS, 0, KeyKind.storeFormat, 0))) ?? [])], [0, 0, 0, 2])
+    await db.close()
   } finally {
     dir.cleanup()
   }
