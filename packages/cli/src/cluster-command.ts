@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { type RunningMonitor, startMonitor } from '@cairn/lag'
 import { fail, parseIntOption } from './args.js'
+import { lastErrorLine } from './log.js'
 import { NODE_V8_FLAGS } from './v8-flags.js'
 
 export const CLUSTER_USAGE = `usage: cairn cluster up [--nodes 3] [--data ./.cairn-data] [--port 9091] [--host 127.0.0.1]
@@ -61,11 +62,26 @@ function reachable(host: string, port: number): Promise<boolean> {
   })
 }
 
-async function waitUntilReachable(host: string, port: number, child: ChildProcess): Promise<void> {
+/** ` (code 1): <its last error line>` or ` (code 1)`, for a node that exited. */
+function exitReason(status: string, logFile: string): string {
+  const reason = lastErrorLine(logFile)
+  return reason === undefined ? ` (${status})` : ` (${status}): ${reason}`
+}
+
+/** Waits for `port` to listen; fails, with the node's reason, as soon as any node has exited. */
+async function waitUntilReachable(
+  host: string,
+  port: number,
+  children: ReadonlyMap<number, ChildProcess>,
+  logFileOf: (id: number) => string,
+): Promise<void> {
   const deadline = Date.now() + STARTUP_WAIT_MS_MAX
   while (!(await reachable(host, port))) {
-    if (child.exitCode !== null)
-      fail(`node on port ${port} exited with code ${child.exitCode} while starting`)
+    for (const [id, child] of children) {
+      const status = child.signalCode ?? (child.exitCode === null ? null : `code ${child.exitCode}`)
+      if (status !== null)
+        fail(`node ${id} exited while starting${exitReason(status, logFileOf(id))}; see ${logFileOf(id)}`)
+    }
     if (Date.now() > deadline) fail(`node on port ${port} did not listen within ${STARTUP_WAIT_MS_MAX} ms`)
     await new Promise((r) => setTimeout(r, 50))
   }
@@ -129,15 +145,19 @@ export async function clusterCommand(argv: string[]): Promise<void> {
     file.nodes.push({ id, address: `${host}:${base + id - 1}`, pid: child.pid ?? 0, data: dir, log })
   }
   let stopping = false
+  let started = false
+  const logFileOf = (id: number) => join(data, `node-${id}.log`)
   for (const [id, child] of children) {
     child.once('exit', (code, signal) => {
-      if (!stopping)
+      // While starting, waitUntilReachable reports it, once.
+      if (started && !stopping)
         console.error(
-          `cairn: node ${id} exited (${signal ?? `code ${code}`}); see ${join(data, `node-${id}.log`)}`,
+          `cairn: node ${id} exited${exitReason(signal ?? `code ${code}`, logFileOf(id))}; see ${logFileOf(id)}`,
         )
     })
   }
-  for (const id of ids) await waitUntilReachable(host, base + id - 1, children.get(id)!)
+  for (const id of ids) await waitUntilReachable(host, base + id - 1, children, logFileOf)
+  started = true
   writeFileSync(join(data, 'cluster.json'), `${JSON.stringify(file, null, 2)}\n`)
   console.log(`cairn: ${count} nodes up, data in ${data}`)
   for (const n of file.nodes) console.log(`  node ${n.id}  ${n.address}  pid ${n.pid}  log ${n.log}`)

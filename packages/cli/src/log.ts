@@ -1,3 +1,4 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import type { Logger } from '@cairn/transport'
 import { destination, pino } from 'pino'
 
@@ -9,4 +10,30 @@ export function stderrLogger(name: string): Logger {
     warn: (message, fields) => log.warn(fields ?? {}, message),
     error: (message, fields) => log.error(fields ?? {}, message),
   }
+}
+
+/** Bytes read from the end of a node's log for the reason it stopped. */
+const LOG_TAIL_BYTES_MAX = 4096
+
+/**
+ * Why a node stopped, if it said: the last line of its log when that is the CLI's one-line error
+ * (`cairn: …`), without the prefix.
+ */
+export function lastErrorLine(logFile: string): string | undefined {
+  let text: string
+  try {
+    const fd = openSync(logFile, 'r')
+    try {
+      const size = fstatSync(fd).size
+      const bytes = Buffer.alloc(Math.min(size, LOG_TAIL_BYTES_MAX))
+      readSync(fd, bytes, 0, bytes.length, size - bytes.length)
+      text = bytes.toString('utf8')
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    return undefined
+  }
+  const last = text.trimEnd().split('\n').at(-1) ?? ''
+  return last.startsWith('cairn: ') ? last.slice('cairn: '.length) : undefined
 }

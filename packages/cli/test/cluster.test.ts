@@ -4,10 +4,11 @@
  * brings the same data back.
  */
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { lastErrorLine } from '../src/log.js'
 import { cairn, cairnOk, exited, freePortRun, start, waitFor } from './helpers.js'
 
 const data = mkdtempSync(join(tmpdir(), 'cairn-cluster-'))
@@ -142,6 +143,37 @@ describe('cairn cluster up', () => {
     } finally {
       cluster.child.kill('SIGINT')
       await exited(cluster.child).catch(() => cluster.child.kill('SIGKILL'))
+    }
+  })
+
+  it("a node that cannot start: cluster up says why, in one line, from the node's own error", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cairn-cluster-broken-'))
+    try {
+      // A file where node 1's log store should be: LevelDB cannot open it.
+      mkdirSync(join(dir, 'node-1'))
+      writeFileSync(join(dir, 'node-1', 'log'), 'not a database')
+      const port = await freePortRun(1)
+      const r = cairn([
+        'cluster',
+        'up',
+        '--nodes',
+        '1',
+        '--data',
+        dir,
+        '--port',
+        String(port),
+        '--lag-port',
+        '0',
+      ])
+      assert.equal(r.status, 2, r.stderr)
+      const logFile = join(dir, 'node-1.log')
+      assert.equal(
+        r.stderr,
+        `cairn: node 1 exited while starting (code 1): log store: cannot open ${join(dir, 'node-1', 'log')}: EEXIST: file already exists, mkdir '${join(dir, 'node-1', 'log')}'; see ${logFile}\n`,
+      )
+      assert.equal(lastErrorLine(join(dir, 'no-such.log')), undefined)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 

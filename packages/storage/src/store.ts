@@ -128,7 +128,12 @@ export class LevelLogStore {
       cacheSize: options.blockCacheBytes ?? DEFAULT_BLOCK_CACHE_BYTES,
       maxFileSize: options.tableFileBytes ?? DEFAULT_TABLE_FILE_BYTES,
     })
-    await db.open()
+    await db.open().catch((error: unknown) => {
+      // classic-level says "Database failed to open"; what failed is in its cause.
+      const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error
+      const detail = cause instanceof Error ? cause.message : String(cause)
+      throw new StoreClosedError(`cannot open ${path}: ${detail}`, { cause: error })
+    })
     try {
       await checkFormat(db, path)
       return new LevelLogStore(db, limits, options, await readDirectory(db))
