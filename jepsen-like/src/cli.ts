@@ -12,6 +12,7 @@ import { readSchedule, run } from './runner.js'
 const USAGE = `usage: npm run jepsen -- run [--nodes 3|5] [--time 60] [--rate 500] [--nemesis LIST|all|none]
                             [--acks all|1] [--idempotence on|off] [--partitions 4] [--seed S]
                             [--schedule FILE] [--out DIR] [--unsafe-test-bug NAME]
+                            [--log-segment-bytes N]
 
 Runs real cairn nodes on 127.0.0.1 under a workload and a nemesis, heals, reads every partition
 and checks the history for Jepsen's Kafka anomalies. Exits 1 when an anomaly the mode forbids
@@ -22,6 +23,8 @@ is found (with acks=all: every one; with acks=1, lost writes are expected and co
 --seed      draws the schedule (fast-check); --schedule FILE replays DIR/schedule.json instead
 --unsafe-test-bug  start the nodes with a deliberate defect (${UNSAFE_TEST_BUGS.join(', ')}),
             to see the checker catch it
+--log-segment-bytes  the nodes' log segment size (default theirs, 4 MiB; at least 1024): small
+            segments put every fault across changes of segment
 The run writes DIR/history.jsonl, schedule.json, results.json, index.html and node logs.`
 
 function fail(message: string): never {
@@ -52,6 +55,7 @@ async function main(): Promise<void> {
       schedule: { type: 'string' },
       out: { type: 'string' },
       'unsafe-test-bug': { type: 'string' },
+      'log-segment-bytes': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -84,6 +88,9 @@ async function main(): Promise<void> {
     out,
     ...(values.schedule !== undefined && { schedule: readSchedule(values.schedule, nodes) }),
     ...(bug !== undefined && { unsafeTestBug: bug }),
+    ...(values['log-segment-bytes'] !== undefined && {
+      logSegmentBytes: int(values['log-segment-bytes'], 'log-segment-bytes', 0, 1024),
+    }),
     progress: (line) => process.stderr.write(`jepsen: ${line}\n`),
   })
   if (result.check.forbidden.length > 0) {

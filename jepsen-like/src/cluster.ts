@@ -45,6 +45,8 @@ export interface ClusterOptions {
   clocks: boolean
   unsafeTestBug?: string
   tickMs?: number
+  /** the nodes' --log-segment-bytes (their log store's segment size) */
+  logSegmentBytes?: number
 }
 
 async function freePortRun(count: number, random: () => number): Promise<number> {
@@ -134,6 +136,7 @@ export class Cluster {
         })
       args.push('--raft-peers', raftPeers.join(','))
     }
+    if (this.o.logSegmentBytes !== undefined) args.push('--log-segment-bytes', String(this.o.logSegmentBytes))
     const env: NodeJS.ProcessEnv = { ...process.env }
     if (this.o.unsafeTestBug) {
       args.push('--unsafe-test-bug', this.o.unsafeTestBug)

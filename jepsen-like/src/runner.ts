@@ -29,6 +29,8 @@ export interface RunOptions {
   schedule?: NemesisEvent[]
   /** start every node with this deliberate defect (see @cairn/broker's test-bugs.ts) */
   unsafeTestBug?: string
+  /** the nodes' log segment size: small ones make every fault land across segment changes */
+  logSegmentBytes?: number
   progress?: (line: string) => void
 }
 
@@ -114,6 +116,7 @@ export async function run(o: RunOptions): Promise<RunResult> {
     proxies: uses('isolate', 'cut-out', 'cut-in', 'ring', 'slow', 'heal-network'),
     clocks: uses('clock-skew', 'clock-strobe'),
     ...(o.unsafeTestBug !== undefined && { unsafeTestBug: o.unsafeTestBug }),
+    ...(o.logSegmentBytes !== undefined && { logSegmentBytes: o.logSegmentBytes }),
   })
   for (const id of cluster.ids) cluster.start(id)
   const history = new History(join(o.out, 'history.jsonl'))

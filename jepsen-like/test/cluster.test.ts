@@ -63,6 +63,7 @@ describe('cluster under the clock nemesis', () => {
       random: seededRandom(5),
       proxies: false,
       clocks: true,
+      logSegmentBytes: 16_384,
     })
     try {
       cluster.start(1)
@@ -71,6 +72,11 @@ describe('cluster under the clock nemesis', () => {
       assert.ok(flags.length > 0 && flags.every((f) => f.startsWith('--')), `flags: ${flags}`)
       const argv = readFileSync(`/proc/${cluster.procs.get(1)!.pid}/cmdline`, 'utf8').split('\0')
       for (const f of flags) assert.ok(argv.includes(f), `${f} in ${argv.join(' ')}`)
+      assert.equal(
+        argv[argv.indexOf('--log-segment-bytes') + 1],
+        '16384',
+        'the segment size reaches the node',
+      )
       const port = cluster.base
       const skewed = (expectMs: number) => async () => {
         const t = await nodeNow(port)

@@ -80,6 +80,8 @@ export interface NodeOptions {
   clusterId?: string
   /** Kafka's log.retention.check.interval.ms: how often retention runs on every replica. */
   retentionCheckIntervalMs?: number
+  /** Kafka's log.segment.bytes, node-wide: the log store's segment size (@cairn/storage's default if unset). */
+  logSegmentBytes?: number
   /** Kafka's leader.imbalance.check.interval.seconds, in ms: how often preferred leaders are restored. */
   leaderBalanceIntervalMs?: number
   /** How often a partition leader checks its reassignments in progress (besides after each membership change). */
@@ -181,7 +183,9 @@ export class CairnNode {
     }
     const logger = options.logger ?? silentLogger
     mkdirSync(options.dataDir, { recursive: true })
-    const store = await LevelLogStore.open(join(options.dataDir, 'log'))
+    const store = await LevelLogStore.open(join(options.dataDir, 'log'), {
+      ...(options.logSegmentBytes !== undefined && { segmentBytes: options.logSegmentBytes }),
+    })
     const raftPeers = new Map(
       [...options.peers]
         .filter(([id]) => id !== options.nodeId)

@@ -21,7 +21,7 @@ export const NODE_USAGE = `usage: cairn node start --id N --data DIR --listen HO
                         [--secret-file F] [--raft-port-offset 10000] [--tick-ms 100]
                         [--replica-lag-time-max-ms 30000] [--retention-check-interval-ms 300000]
                         [--offsets-topic-partitions 16] [--offsets-topic-replication-factor 3]
-                        [--group-initial-rebalance-delay-ms 3000]
+                        [--group-initial-rebalance-delay-ms 3000] [--log-segment-bytes 4194304]
                         [--raft-peers ID@HOST:PORT,...] [--unsafe-test-bug NAME]
 
 Runs one Cairn node in the foreground. --peers lists every node of the cluster (this one too) by
@@ -31,10 +31,14 @@ The controller creates __consumer_offsets (the committed offsets of consumer gro
 node is registered, with --offsets-topic-partitions and --offsets-topic-replication-factor (capped
 at the node count), as Kafka's offsets.topic.num.partitions and offsets.topic.replication.factor.
 The nodes share a cluster secret: --secret-file, or the CAIRN_SECRET environment variable.
+--log-segment-bytes (Kafka's log.segment.bytes, but node-wide): the node's log store starts a new
+segment of its key space, and a new LevelDB table, after this many bytes (at least 1024).
 --unsafe-test-bug (${UNSAFE_TEST_BUGS.join(', ')}) switches on a deliberate defect, for testing
 the fault-injection harness only; it is refused unless CAIRN_ALLOW_TEST_BUGS=1.`
 
 export const RAFT_PORT_OFFSET = 10_000
+/** Smaller segments only make more tables; below this it is a mistake. */
+const LOG_SEGMENT_BYTES_MIN = 1024
 
 export async function nodeCommand(argv: string[]): Promise<void> {
   if (argv[0] === 'decommission' || argv[0] === 'recommission') return nodeAdminCommand(argv)
@@ -54,6 +58,7 @@ export async function nodeCommand(argv: string[]): Promise<void> {
       'offsets-topic-partitions': { type: 'string' },
       'offsets-topic-replication-factor': { type: 'string' },
       'group-initial-rebalance-delay-ms': { type: 'string' },
+      'log-segment-bytes': { type: 'string' },
       'raft-peers': { type: 'string' },
       'unsafe-test-bug': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
@@ -64,6 +69,10 @@ export async function nodeCommand(argv: string[]): Promise<void> {
   if (positionals[0] !== 'start')
     fail(`unknown 'cairn node ${positionals[0] ?? ''}'; try 'cairn node --help'`)
   const nodeId = parseIntOption(values.id, 'id', 0, 1)
+  const logSegmentBytes =
+    values['log-segment-bytes'] === undefined
+      ? undefined
+      : parseIntOption(values['log-segment-bytes'], 'log-segment-bytes', 0, LOG_SEGMENT_BYTES_MIN)
   if (!values.data) fail('--data DIR is required')
   if (!values.listen) fail('--listen HOST:PORT is required')
   if (!values.peers) fail('--peers ID@HOST:PORT,... is required')
@@ -109,6 +118,7 @@ export async function nodeCommand(argv: string[]): Promise<void> {
     secret,
     listenHost: listen.host,
     tickMs: parseIntOption(values['tick-ms'], 'tick-ms', 100, 1),
+    ...(logSegmentBytes !== undefined && { logSegmentBytes }),
     replicaLagTimeMs: parseIntOption(values['replica-lag-time-max-ms'], 'replica-lag-time-max-ms', 30_000, 1),
     retentionCheckIntervalMs: parseIntOption(
       values['retention-check-interval-ms'],
