@@ -256,3 +256,36 @@ test('the store agrees with an in-memory model of the log, across reopens', asyn
     { seed: SEED, numRuns: RUNS },
   )
 })
+
+test('a truncation right above the log start leaves no term run behind it (found by seed 394630567)', async () => {
+  const dir = tempDir('cairn-model-')
+  const membership = { voters: [1], learners: [] }
+  const at = (index: number, term: number): Entry => ({
+    index,
+    term,
+    kind: EntryKind.normal,
+    data: dataFor(GROUP, index, term, 20),
+  })
+  try {
+    let store = await LevelLogStore.open(dir.path)
+    let group = await store.group(GROUP)
+    group.write({ entries: [1, 2, 3, 4, 5, 6, 7].map((i) => at(i, 1)) })
+    group.write({ logStart: { index: 3, term: 1, payload: new Uint8Array(), membership } })
+    // A new leader replaces 4..7: the run of term 1 now ends at the log start.
+    group.write({ entries: [at(4, 2)] })
+    await store.close()
+    store = await LevelLogStore.open(dir.path)
+    group = await store.group(GROUP)
+    // A snapshot at the last entry: nothing of the log survives it.
+    group.write({ logStart: { index: 4, term: 2, payload: new Uint8Array(), membership } })
+    await group.settle()
+    await store.close()
+    store = await LevelLogStore.open(dir.path)
+    group = await store.group(GROUP)
+    assert.equal(group.damaged, null)
+    assert.equal(group.lastIndex(), 4)
+    await store.close()
+  } finally {
+    dir.cleanup()
+  }
+})
