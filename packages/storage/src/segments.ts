@@ -133,10 +133,6 @@ export class SegmentRuns {
     this.runs.push(run)
   }
 
-  pop(): SegmentRun | undefined {
-    return this.runs.pop()
-  }
-
   /** Removes the runs before the last one that start at or above `index`; returns them. */
   removeFrom(index: number): SegmentRun[] {
     const keep = this.runs.length - 1
