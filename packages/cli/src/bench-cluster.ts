@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { fail } from './args.js'
-import { lastErrorLine } from './log.js'
+import { exitReason } from './log.js'
 import { RAFT_PORT_OFFSET } from './node-command.js'
 import { NODE_V8_FLAGS } from './v8-flags.js'
 
@@ -155,12 +155,10 @@ export class LocalCluster {
     const child = this.children.get(id)!
     const deadline = Date.now() + STARTUP_WAIT_MS_MAX
     while (!(await reachable(this.basePort + id - 1))) {
-      if (hasExited(child)) {
-        const reason = lastErrorLine(this.logFile(id))
+      if (hasExited(child))
         fail(
-          `node ${id} exited (${child.signalCode ?? `code ${child.exitCode}`}) while starting${reason === undefined ? '' : `: ${reason}`}`,
+          `node ${id} exited while starting${exitReason(child.signalCode ?? `code ${child.exitCode}`, this.logFile(id))}`,
         )
-      }
       if (Date.now() > deadline) fail(`node ${id} did not listen within ${STARTUP_WAIT_MS_MAX} ms`)
       await new Promise((r) => setTimeout(r, POLL_MS))
     }

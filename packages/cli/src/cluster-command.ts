@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { type RunningMonitor, startMonitor } from '@cairn/lag'
 import { fail, parseIntOption } from './args.js'
-import { lastErrorLine } from './log.js'
+import { exitReason } from './log.js'
 import { NODE_V8_FLAGS } from './v8-flags.js'
 
 export const CLUSTER_USAGE = `usage: cairn cluster up [--nodes 3] [--data ./.cairn-data] [--port 9091] [--host 127.0.0.1]
@@ -60,12 +60,6 @@ function reachable(host: string, port: number): Promise<boolean> {
     })
     socket.once('error', () => done(false))
   })
-}
-
-/** ` (code 1): <its last error line>` or ` (code 1)`, for a node that exited. */
-function exitReason(status: string, logFile: string): string {
-  const reason = lastErrorLine(logFile)
-  return reason === undefined ? ` (${status})` : ` (${status}): ${reason}`
 }
 
 /** Waits for `port` to listen; fails, with the node's reason, as soon as any node has exited. */

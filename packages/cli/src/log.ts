@@ -37,3 +37,9 @@ export function lastErrorLine(logFile: string): string | undefined {
   const last = text.trimEnd().split('\n').at(-1) ?? ''
   return last.startsWith('cairn: ') ? last.slice('cairn: '.length) : undefined
 }
+
+/** ` (code 1): <its last error line>` or ` (code 1)`: how a node that exited is reported. */
+export function exitReason(status: string, logFile: string): string {
+  const reason = lastErrorLine(logFile)
+  return reason === undefined ? ` (${status})` : ` (${status}): ${reason}`
+}

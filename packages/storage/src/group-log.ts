@@ -315,11 +315,12 @@ export class GroupLog implements RaftStorage {
 
   private applyHardState(batch: Batch, hardState: HardState): void {
     this.hard = { term: hardState.term, vote: hardState.vote, commit: hardState.commit }
-    this.putHardState(batch, batch.segment)
+    this.putHardState(batch)
   }
 
-  private putHardState(batch: Batch, segment: number): void {
-    const k = key(segment, this.id, KeyKind.hardState, 0)
+  /** The hard state, into the batch's segment (the group's latest run). */
+  private putHardState(batch: Batch): void {
+    const k = key(batch.segment, this.id, KeyKind.hardState, 0)
     batch.put(k, encodeHardState(k, this.hard))
   }
 
@@ -336,7 +337,7 @@ export class GroupLog implements RaftStorage {
     const run: SegmentRun = { segment, firstIndex: this.last + 1, offsetLo: undefined }
     this.segments.push(run)
     this.putRun(batch, run)
-    this.putHardState(batch, segment)
+    this.putHardState(batch)
   }
 
   private putRun(batch: Batch, run: SegmentRun): void {

@@ -150,7 +150,10 @@ async function segmentsHoldingRuns(dir: string): Promise<{ count: number; max: n
   try {
     const parts = (await db.keys().all()).map((k) => keyParts(k))
     const withRuns = new Set(parts.filter((p) => p.kind === KeyKind.segmentRun).map((p) => p.segment))
-    return { count: withRuns.size, max: Math.max(...parts.map((p) => p.segment)) }
+    // A loop, not Math.max(...): the store holds tens of thousands of keys.
+    let max = 0
+    for (const p of parts) max = Math.max(max, p.segment)
+    return { count: withRuns.size, max }
   } finally {
     await db.close()
   }
