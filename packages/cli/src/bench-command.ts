@@ -16,7 +16,7 @@ import { type BenchResult, consumeWorkload, e2eWorkload, produceWorkload } from 
 export const BENCH_USAGE = `usage: cairn bench produce|consume|e2e [--topic T] [--partitions 16] [--replication-factor 3]
                    [--acks all] [--record-size 100] [--records 1000000] [--rate R] [--in-flight 100000]
                    [--producers 1] [--linger-ms 0] [--batch-size 131072] [--json] [--bootstrap H:P,...]
-                   [--warmup-records 0]   (produce, e2e)
+                   [--partitioner default|round-robin] [--warmup-records 0]   (produce, e2e)
        cairn bench failover [--trials 20] [--graceful] [--partitions 16] [--rate 2000] [--record-size 100]
        cairn bench idle [--partitions 3000] [--seconds 30] [--settle-seconds 5]
    (all: [--json]; produce, consume, e2e, failover: [--retry-backoff-ms 20] [--retry-backoff-max-ms 100])
@@ -39,6 +39,9 @@ latency counts from then, even if it is sent late (corrected for coordinated omi
 --warmup-records N (Kafka's, KIP-1052): the first N of --records warm the cluster and the bench
 up (JIT, caches, connections); the summary gives the whole run and the steady state after them,
 and the JSON line's figures are the steady state's, the whole run's under "whole_run".
+--partitioner (Kafka's partitioner.class): default, sticky as Kafka's for keyless records (each
+batch fills one partition), or round-robin, every record to the next partition (as records with
+keys spread, OMB's ROUND_ROBIN keys).
 Latencies: HdrHistogram, 3 significant digits. MB = 10^6 bytes of record values.
 --json ends the output with one JSON line: records_per_s, mb_per_s, p50_ms, p99_ms, p999_ms,
 max_ms (e2e: e2e_p50_ms ...; failover: unavailable_p50_ms, unavailable_p99_ms, trials; idle:
@@ -56,7 +59,15 @@ const PRODUCING = [
   'retry-backoff-max-ms',
   'json',
 ]
-const THROUGHPUT = [...PRODUCING, 'replication-factor', 'acks', 'records', 'producers', 'bootstrap']
+const THROUGHPUT = [
+  ...PRODUCING,
+  'replication-factor',
+  'acks',
+  'records',
+  'producers',
+  'bootstrap',
+  'partitioner',
+]
 /** The options each workload takes; any other given is refused by name. */
 const ALLOWED: Record<Workload, readonly string[]> = {
   produce: [...THROUGHPUT, 'rate', 'warmup-records'],
@@ -112,6 +123,7 @@ function parseBenchArgs(argv: string[]) {
       bootstrap: { type: 'string' },
       'linger-ms': { type: 'string' },
       'batch-size': { type: 'string' },
+      partitioner: { type: 'string' },
       'retry-backoff-ms': { type: 'string' },
       'retry-backoff-max-ms': { type: 'string' },
       trials: { type: 'string' },
@@ -169,6 +181,9 @@ export function parseBenchOptions(argv: string[]): BenchOptions | null {
     fail(`--replication-factor ${replicationFactor} needs more than the local cluster's ${LOCAL_NODES} nodes`)
   const acks = values.acks ?? 'all'
   if (acks !== 'all' && acks !== '1' && acks !== '0') fail(`--acks is 0, 1 or all, not '${acks}'`)
+  const partitioner = values.partitioner ?? 'default'
+  if (partitioner !== 'default' && partitioner !== 'round-robin')
+    fail(`--partitioner is default or round-robin, not '${partitioner}'`)
   const bootstrap = values.bootstrap?.split(',').map((s) => s.trim()) ?? null
   for (const address of bootstrap ?? []) parseHostPort(address, '--bootstrap address')
   const retryBackoffMs = intOption(values['retry-backoff-ms'], 'retry-backoff-ms', 20, 0, L.retryBackoffMsMax)
@@ -214,6 +229,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | null {
     bootstrap: local ? null : bootstrap,
     lingerMs: intOption(values['linger-ms'], 'linger-ms', 0, 0, L.lingerMsMax),
     batchSizeBytes: intOption(values['batch-size'], 'batch-size', 131_072, 1, L.batchSizeBytesMax),
+    partitioner,
     retryBackoffMs,
     retryBackoffMaxMs,
     trials: intOption(values.trials, 'trials', 20, 1, L.trialsMax),

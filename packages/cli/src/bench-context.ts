@@ -2,7 +2,13 @@
  * What every `cairn bench` workload shares: its options, the run (its clients, its cleanups, the
  * abort signal of Ctrl-C), topic creation and the bounded waits on the cluster's metadata.
  */
-import { Cairn, type PartitionInfo, type Producer, type ProducerConfig } from '@cairn/client'
+import {
+  Cairn,
+  type PartitionInfo,
+  type Producer,
+  type ProducerConfig,
+  RoundRobinPartitioner,
+} from '@cairn/client'
 import type { LocalCluster } from './bench-cluster.js'
 
 export type Workload = 'produce' | 'consume' | 'e2e' | 'failover' | 'idle'
@@ -27,12 +33,33 @@ export interface BenchOptions {
   bootstrap: string[] | null
   lingerMs: number
   batchSizeBytes: number
+  /** Kafka's partitioner.class: the default (sticky for keyless records) or round-robin. */
+  partitioner: 'default' | 'round-robin'
   retryBackoffMs: number
   retryBackoffMaxMs: number
   trials: number
   graceful: boolean
   seconds: number
   settleSeconds: number
+}
+
+/** The bench's producer settings, every one given explicitly (Kafka's names). */
+export function benchProducerConfig(o: BenchOptions, acks: BenchOptions['acks']): ProducerConfig {
+  return {
+    acks,
+    'enable.idempotence': acks === 'all',
+    'linger.ms': o.lingerMs,
+    'batch.size': o.batchSizeBytes,
+    'buffer.memory': 33_554_432,
+    'max.block.ms': 60_000,
+    'max.request.size': 1_048_576,
+    'max.in.flight.requests.per.connection': 5,
+    'retry.backoff.ms': o.retryBackoffMs,
+    'retry.backoff.max.ms': o.retryBackoffMaxMs,
+    'request.timeout.ms': 30_000,
+    'delivery.timeout.ms': 120_000,
+    ...(o.partitioner === 'round-robin' ? { 'partitioner.class': RoundRobinPartitioner } : {}),
+  }
 }
 
 /** How long a client gets to give up its sends when the run ends or is interrupted. */
@@ -66,21 +93,7 @@ export class Run {
 
   /** A producer with every setting given explicitly (Kafka's names), so a run says what it ran. */
   async producer(cairn: Cairn, topic: string, acks: BenchOptions['acks'] = this.options.acks) {
-    const o = this.options
-    const config: ProducerConfig = {
-      acks,
-      'enable.idempotence': acks === 'all',
-      'linger.ms': o.lingerMs,
-      'batch.size': o.batchSizeBytes,
-      'buffer.memory': 33_554_432,
-      'max.block.ms': 60_000,
-      'max.request.size': 1_048_576,
-      'max.in.flight.requests.per.connection': 5,
-      'retry.backoff.ms': o.retryBackoffMs,
-      'retry.backoff.max.ms': o.retryBackoffMaxMs,
-      'request.timeout.ms': 30_000,
-      'delivery.timeout.ms': 120_000,
-    }
+    const config = benchProducerConfig(this.options, acks)
     const producer = cairn.producer(config)
     this.clients.find((c) => c.cairn === cairn)?.producers.push(producer)
     await cairn.admin().describeTopic(topic)

@@ -49,7 +49,7 @@ export function describeRun(o: BenchOptions, topic: string, where: string): stri
   return (
     `cairn bench ${o.workload}: topic ${topic} (${o.partitions} partitions, RF ${o.replicationFactor}), ` +
     `acks=${o.acks}, ${o.recordSizeBytes}-byte records, ${rate}, ${o.producers} producer(s); ` +
-    `linger.ms=${o.lingerMs} batch.size=${o.batchSizeBytes} retry.backoff.ms=${o.retryBackoffMs}/${o.retryBackoffMaxMs}; ${where}`
+    `linger.ms=${o.lingerMs} batch.size=${o.batchSizeBytes} partitioner=${o.partitioner} retry.backoff.ms=${o.retryBackoffMs}/${o.retryBackoffMaxMs}; ${where}`
   )
 }
 
@@ -196,6 +196,7 @@ function runJson(o: BenchOptions, topic: string) {
     record_size: o.recordSizeBytes,
     producers: o.producers,
     in_flight: o.inFlightMax,
+    partitioner: o.partitioner,
   }
 }
 

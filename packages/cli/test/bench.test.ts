@@ -9,8 +9,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { RoundRobinPartitioner } from '@cairn/client'
 import { UsageError } from '../src/args.js'
 import { parseBenchOptions } from '../src/bench-command.js'
+import { benchProducerConfig } from '../src/bench-context.js'
 import { NODE_V8_FLAGS } from '../src/v8-flags.js'
 import { BIN, cairn } from './helpers.js'
 
@@ -108,6 +110,8 @@ describe('cairn bench', () => {
       [['e2e', '--rate', '-5'], /--rate needs a value/],
       [['e2e', '--rate=-5'], /--rate wants an integer from 1 to/],
       [['produce', '--acks', '2'], /--acks is 0, 1 or all/],
+      [['produce', '--partitioner', 'sticky'], /--partitioner is default or round-robin, not 'sticky'/],
+      [['idle', '--partitioner', 'round-robin'], /--partitioner does not apply to 'cairn bench idle'/],
       [['produce', '--replication-factor', '4'], /more than the local cluster's 3 nodes/],
       [['produce', '--bootstrap', 'nohost'], /--bootstrap address 'nohost' is not HOST:PORT/],
       [['produce', '--topic', 'a b'], /--topic 'a b' is not a topic name/],
@@ -136,7 +140,7 @@ describe('cairn bench', () => {
       )
     }
     // Through the command: exit code 2, one line on stderr, nothing else.
-    const spawned = [cases[1]!, cases[7]!, cases[14]!]
+    const spawned = [cases[1]!, cases[7]!, cases[16]!]
     const outcomes = await Promise.all(spawned.map(([args]) => bench(args)))
     for (const [k, [args, message]] of spawned.entries()) {
       const r = outcomes[k]!
@@ -152,6 +156,15 @@ describe('cairn bench', () => {
     assert.deepEqual([defaults.partitions, defaults.seconds, defaults.bootstrap], [3000, 30, null])
   })
 
+  it("--partitioner round-robin gives the producer Kafka's RoundRobinPartitioner; the default gives none", () => {
+    const rr = parseBenchOptions(['e2e', '--partitioner', 'round-robin'])!
+    assert.equal(rr.partitioner, 'round-robin')
+    assert.equal(benchProducerConfig(rr, 'all')['partitioner.class'], RoundRobinPartitioner)
+    const plain = parseBenchOptions(['produce'])!
+    assert.equal(plain.partitioner, 'default')
+    assert.equal('partitioner.class' in benchProducerConfig(plain, 'all'), false)
+  })
+
   it('produce at max rate: a summary and a JSON line with every figure', async () => {
     const json = finished(await bench(['produce', '--records', '2000', '--record-size', '100', '--json']))
     assertNumbers(json, LATENCY_FIELDS)
@@ -162,7 +175,7 @@ describe('cairn bench', () => {
     assert.ok((json.p99_ms as number) <= (json.max_ms as number))
   })
 
-  it('e2e at a fixed rate for ~3 s after a 1 s warm-up: publish and end-to-end latencies of both', async () => {
+  it('e2e at a fixed rate for ~3 s after a 1 s warm-up, round-robin: publish and end-to-end latencies of both', async () => {
     const r = await bench([
       'e2e',
       '--rate',
@@ -173,9 +186,13 @@ describe('cairn bench', () => {
       '1000',
       '--partitions',
       '4',
+      '--partitioner',
+      'round-robin',
       '--json',
     ])
     const json = finished(r)
+    assert.equal(json.partitioner, 'round-robin')
+    assert.match(r.stdout, /partitioner=round-robin/)
     const e2eFields = ['e2e_p50_ms', 'e2e_p99_ms', 'e2e_p999_ms', 'e2e_max_ms']
     assertNumbers(json, [...LATENCY_FIELDS, ...e2eFields])
     assert.equal(json.warmup_records, 1000)

@@ -223,24 +223,39 @@ export class RecordAccumulator {
    * Take every sendable head batch, grouped by leader: one batch per partition per request, a
    * request within max.request.size (its first batch always fits), at most
    * max.in.flight.requests.per.connection requests per node. Drained batches are closed and in flight.
+   *
+   * As in Kafka, a node is ready when one of its partitions has a ready batch, and a request to a
+   * ready node also takes the other partitions' open batches, linger.ms or not: one request per
+   * node per linger rather than one per partition, so each node takes fewer, larger requests.
+   * A batch waiting out a retry backoff still waits.
    */
   drain(nowMs: number, ctx: DrainContext): DrainedRequest[] {
     const requests = new Map<number, DrainedRequest>()
     const requestBytes = new Map<number, number>()
     const all = [...this.partitions.values()]
     this.leaderUnknownTopics.clear()
+    // Each partition whose head may go now, with its leader; and the nodes that have a ready one.
+    const sendable: { pq: PartitionQueue; nodeId: number; ready: boolean }[] = []
+    const readyNodes = new Set<number>()
     for (let k = 0; k < all.length; k++) {
       const pq = all[(this.drainStart + k) % all.length]!
       const head = pq.queue[0]
-      if (head === undefined || !this.isReady(head, nowMs, ctx.sendAll)) continue
+      if (head === undefined || (head.isRetry && nowMs < head.retryAtMs)) continue
       if (pq.staleUntilGeneration > ctx.metadataGeneration) continue
       const inFlightMax = this.pipelining(pq) ? this.config.maxInFlightRequestsPerConnection : 1
       if (pq.inFlight.length >= inFlightMax) continue
+      const ready = this.isReady(head, nowMs, ctx.sendAll)
       const nodeId = ctx.leaderFor(pq.topic, pq.partition)
       if (nodeId === undefined) {
-        this.leaderUnknownTopics.add(pq.topic)
+        if (ready) this.leaderUnknownTopics.add(pq.topic)
         continue
       }
+      if (ready) readyNodes.add(nodeId)
+      sendable.push({ pq, nodeId, ready })
+    }
+    for (const { pq, nodeId, ready } of sendable) {
+      if (!ready && !readyNodes.has(nodeId)) continue
+      const head = pq.queue[0]!
       let request = requests.get(nodeId)
       const bytes = requestBytes.get(nodeId) ?? 0
       if (request === undefined) {

@@ -176,6 +176,50 @@ describe('draining', () => {
     ])
   })
 
+  it("a node with one ready batch also takes its other partitions' lingering batches, as Kafka's drain does", () => {
+    const acc = accumulator({ lingerMs: 5, idempotent: false })
+    // Partitions 0 and 3 lead on node 1, 1 and 4 on node 2, 2 on node 3.
+    acc.append('t', 0, record('first'), 0, false)
+    for (const p of [1, 2, 3, 4]) acc.append('t', p, record('later'), 3, false)
+    const requests = acc.drain(5, leaderIsPartitionMod3)
+    assert.deepEqual(
+      requests.map((r) => [r.nodeId, r.batches.map((b) => b.partition).sort()]),
+      [[1, [0, 3]]],
+      'only node 1 has a batch past linger.ms; nodes 2 and 3 keep lingering',
+    )
+    assert.equal(acc.drain(7, leaderIsPartitionMod3).length, 0)
+    assert.deepEqual(
+      acc
+        .drain(8, leaderIsPartitionMod3)
+        .map((r) => [r.nodeId, r.batches.map((b) => b.partition).sort()])
+        .sort(),
+      [
+        [2, [1, 4]],
+        [3, [2]],
+      ],
+    )
+  })
+
+  it('a batch in its retry backoff does not go with its node', () => {
+    const acc = accumulator({ lingerMs: 0, idempotent: false })
+    acc.append('t', 0, record('a'), 0, false)
+    acc.append('t', 3, record('b'), 0, false)
+    const [first] = acc.drain(0, leaderIsPartitionMod3)
+    const retried = first!.batches.find((b) => b.partition === 3)!
+    acc.requeue(retried, 100)
+    acc.requestDone(1)
+    acc.append('t', 0, record('c'), 10, false)
+    const again = acc.drain(10, leaderIsPartitionMod3)
+    assert.deepEqual(
+      again.flatMap((r) => r.batches.map((b) => b.partition)),
+      [0],
+    )
+    assert.deepEqual(
+      acc.drain(100, leaderIsPartitionMod3).flatMap((r) => r.batches.map((b) => b.partition)),
+      [3],
+    )
+  })
+
   it('keeps a request within max.request.size and a node within max.in.flight.requests.per.connection', () => {
     const acc = accumulator({
       lingerMs: 0,
