@@ -10,7 +10,7 @@
  * - A batch that grows past `batchBytesMax` is sealed and written without waiting for a flush.
  * - After a failed batch write, nothing more is written (fail-stop): what is durable is unknown.
  * - Every batch belongs to one segment of the node's key space (keys.ts). A new segment begins
- *   with the first batch after `segmentBytes` were written into the current one.
+ *   with the first batch after the current one's length (`nextSegmentBytes`) was written into it.
  */
 
 import type { GroupId } from '@cairn/raft'
@@ -92,6 +92,8 @@ export class GroupCommit {
   private segment: number
   /** Bytes of the batches sealed in the current segment. */
   private segmentFilledBytes = 0
+  /** Bytes after which the current segment ends: each segment draws its own. */
+  private segmentTargetBytes: number
   /** The segment of the last batch handed to LevelDB. */
   private writtenSegment: number
   /** Highest batch sequence number known durable; every lower one is durable too. */
@@ -104,11 +106,13 @@ export class GroupCommit {
     private readonly autoFlush: boolean,
     private readonly onBatchDurable: (batch: DurableBatch) => void,
     firstSegment: number,
-    private readonly segmentBytes: number,
+    /** The length of the next segment, in bytes (≥ 1); asked once per segment. */
+    private readonly nextSegmentBytes: () => number,
     /** Called just before the first batch of a new segment is handed to LevelDB. */
     private readonly onSegmentStart: () => void = () => {},
   ) {
     this.segment = firstSegment
+    this.segmentTargetBytes = nextSegmentBytes()
     this.writtenSegment = firstSegment
   }
 
@@ -127,11 +131,12 @@ export class GroupCommit {
   batchFor(group: GroupId): Batch {
     if (this.failure !== null) throw this.failure
     if (this.open === null) {
-      if (this.segmentFilledBytes >= this.segmentBytes) {
+      if (this.segmentFilledBytes >= this.segmentTargetBytes) {
         if (this.segment >= SEGMENT_MAX)
           throw new StoreClosedError(`segment numbers exhausted at ${this.segment}`)
         this.segment++
         this.segmentFilledBytes = 0
+        this.segmentTargetBytes = this.nextSegmentBytes()
       }
       this.open = new Batch(this.db, this.nextSeq++, this.segment)
     }

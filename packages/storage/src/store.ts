@@ -34,6 +34,14 @@ export interface LogStoreOptions extends Partial<GroupLimits> {
    * other table.
    */
   segmentBytes?: number
+  /**
+   * Each segment's length is drawn uniformly from segmentBytes × [1 − spread, 1 + spread), so the
+   * replicas of a cluster, which store the same bytes, do not all flush a memtable at the same
+   * moment (default 0.25; 0 to 0.5).
+   */
+  segmentSpread?: number
+  /** The random source of the segment lengths (default Math.random); tests seed it. */
+  random?: () => number
 }
 
 export const DEFAULT_LIMITS: GroupLimits = {
@@ -60,6 +68,13 @@ const DEFAULT_WRITE_BUFFER_BYTES = 8 * MiB
 const DEFAULT_BLOCK_CACHE_BYTES = 32 * MiB
 const DEFAULT_TABLE_FILE_BYTES = 2 * MiB
 const DEFAULT_SEGMENT_BYTES = 4 * MiB
+/**
+ * Three replicas that start together write the same bytes and so begin their segments, and flush
+ * their memtables, within the same millisecond: three LevelDB threads building a table at once on
+ * a 2-core machine. Segment lengths drawn ±25 % apart spread the flushes out (BENCHMARKS.md).
+ */
+const DEFAULT_SEGMENT_SPREAD = 0.25
+const SEGMENT_SPREAD_MAX = 0.5
 /**
  * The layout this version writes and reads: 2 is keys with the segment first (2026-11-26); 1 was
  * `[group][kind][number]`, 13-byte keys, without a format row.
@@ -98,13 +113,17 @@ export class LevelLogStore {
     const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES
     if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 1)
       throw new RangeError(`segmentBytes must be a positive integer, got ${segmentBytes}`)
+    const spread = options.segmentSpread ?? DEFAULT_SEGMENT_SPREAD
+    if (!(spread >= 0 && spread <= SEGMENT_SPREAD_MAX))
+      throw new RangeError(`segmentSpread must be from 0 to ${SEGMENT_SPREAD_MAX}, got ${spread}`)
+    const random = options.random ?? Math.random
     this.commit = new GroupCommit(
       db,
       options.batchBytesMax ?? DEFAULT_BATCH_BYTES_MAX,
       options.autoFlush ?? false,
       (batch) => this.batchDurable(batch),
       directory.segmentMax + 1,
-      segmentBytes,
+      () => Math.max(1, Math.round(segmentBytes * (1 - spread + 2 * spread * random()))),
       () => this.segmentStarted(),
     )
     this.context = {

@@ -6,7 +6,7 @@ import { EntryKind } from '@cairn/raft'
 import { ClassicLevel } from 'classic-level'
 import { GROUP_ROWS, KeyKind, key, keyParts, LevelLogStore, StoreFormatError } from '../src/index.js'
 import { SegmentRuns } from '../src/segments.js'
-import { batch, offsetsOf, tempDir } from './helpers.js'
+import { batch, offsetsOf, prng, tempDir } from './helpers.js'
 
 const run = (segment: number, firstIndex: number, offsetLo?: number) => ({ segment, firstIndex, offsetLo })
 
@@ -243,5 +243,56 @@ test('a new store records its format, and opens again', async () => {
     await db.close()
   } finally {
     dir.cleanup()
+  }
+})
+
+test('segment lengths are drawn from segmentBytes × [1 − spread, 1 + spread): replicas do not flush together', async () => {
+  // Equal batches, one per flush: a segment holds as many as fit its drawn length. With no spread
+  // every full segment holds the same number; with 0.25 they differ, within 0.75–1.25 × the length.
+  const entriesPerSegment = async (spread: number, seed: number) => {
+    const dir = tempDir()
+    try {
+      const { next } = prng(seed)
+      const store = await LevelLogStore.open(dir.path, {
+        segmentBytes: 4096,
+        segmentSpread: spread,
+        random: next,
+      })
+      const group = await store.group(1)
+      const data = new Uint8Array(100).fill(3)
+      for (let index = 1; index <= 400; index++) {
+        group.write({ entries: [{ index, term: 1, kind: EntryKind.normal, data }] })
+        await store.flush()
+      }
+      await store.close()
+      const counts = new Map<number, number>()
+      for (const [segment, kind] of await storedKeys(dir.path, 1))
+        if (kind === KeyKind.entry) counts.set(segment, (counts.get(segment) ?? 0) + 1)
+      // The first and last segments may be partial (the store's first batches, the run's end).
+      return [...counts]
+        .sort((a, b) => a[0] - b[0])
+        .map(([, n]) => n)
+        .slice(1, -1)
+    } finally {
+      dir.cleanup()
+    }
+  }
+  const seed = 20261126
+  const flat = await entriesPerSegment(0, seed)
+  assert.ok(flat.length >= 5, `segments: ${flat}`)
+  assert.equal(new Set(flat).size, 1, `no spread: equal segments, got ${flat}`)
+  const perSegment = flat[0]!
+  const spread = await entriesPerSegment(0.25, seed)
+  const seen = `seed ${seed}: ${spread} (${perSegment} per segment without spread)`
+  assert.ok(new Set(spread).size >= 3, `lengths differ: ${seen}`)
+  for (const n of spread) assert.ok(n >= perSegment * 0.75 - 1 && n <= perSegment * 1.25 + 1, seen)
+  const refused = tempDir()
+  try {
+    await assert.rejects(
+      LevelLogStore.open(refused.path, { segmentSpread: 0.6 }),
+      /segmentSpread must be from 0 to 0.5, got 0.6/,
+    )
+  } finally {
+    refused.cleanup()
   }
 })
