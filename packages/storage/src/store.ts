@@ -70,8 +70,9 @@ const DEFAULT_TABLE_FILE_BYTES = 2 * MiB
 const DEFAULT_SEGMENT_BYTES = 4 * MiB
 /**
  * Three replicas that start together write the same bytes and so begin their segments, and flush
- * their memtables, within the same millisecond: three LevelDB threads building a table at once on
- * a 2-core machine. Segment lengths drawn ±25 % apart spread the flushes out (BENCHMARKS.md).
+ * their memtables, at about the same moment: three LevelDB threads building a table at once on a
+ * 2-core machine (62 % of flushes overlapped another node's). Segment lengths drawn ±25 % apart
+ * spread the flushes out (24 %; BENCHMARKS.md).
  */
 const DEFAULT_SEGMENT_SPREAD = 0.25
 const SEGMENT_SPREAD_MAX = 0.5
