@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { fail } from './args.js'
-import { exitReason } from './log.js'
+import { exitReason, exitStatus } from './log.js'
 import { RAFT_PORT_OFFSET } from './node-command.js'
 import { NODE_V8_FLAGS } from './v8-flags.js'
 
@@ -59,7 +59,7 @@ function reachable(port: number): Promise<boolean> {
 }
 
 function hasExited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null
+  return exitStatus(child) !== null
 }
 
 /** Resolves once `child` has exited, or false after `timeoutMs`. */
@@ -155,10 +155,8 @@ export class LocalCluster {
     const child = this.children.get(id)!
     const deadline = Date.now() + STARTUP_WAIT_MS_MAX
     while (!(await reachable(this.basePort + id - 1))) {
-      if (hasExited(child))
-        fail(
-          `node ${id} exited while starting${exitReason(child.signalCode ?? `code ${child.exitCode}`, this.logFile(id))}`,
-        )
+      const status = exitStatus(child)
+      if (status !== null) fail(`node ${id} exited while starting${exitReason(status, this.logFile(id))}`)
       if (Date.now() > deadline) fail(`node ${id} did not listen within ${STARTUP_WAIT_MS_MAX} ms`)
       await new Promise((r) => setTimeout(r, POLL_MS))
     }

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { type RunningMonitor, startMonitor } from '@cairn/lag'
 import { fail, parseIntOption } from './args.js'
-import { exitReason } from './log.js'
+import { exitReason, exitStatus } from './log.js'
 import { NODE_V8_FLAGS } from './v8-flags.js'
 
 export const CLUSTER_USAGE = `usage: cairn cluster up [--nodes 3] [--data ./.cairn-data] [--port 9091] [--host 127.0.0.1]
@@ -72,7 +72,7 @@ async function waitUntilReachable(
   const deadline = Date.now() + STARTUP_WAIT_MS_MAX
   while (!(await reachable(host, port))) {
     for (const [id, child] of children) {
-      const status = child.signalCode ?? (child.exitCode === null ? null : `code ${child.exitCode}`)
+      const status = exitStatus(child)
       if (status !== null)
         fail(`node ${id} exited while starting${exitReason(status, logFileOf(id))}; see ${logFileOf(id)}`)
     }
@@ -182,10 +182,7 @@ export async function clusterCommand(argv: string[]): Promise<void> {
       console.log('cairn: stopping the nodes')
       void lag?.close()
       const exits = [...children.values()].map(
-        (c) =>
-          new Promise<void>((r) =>
-            c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r()),
-          ),
+        (c) => new Promise<void>((r) => (exitStatus(c) !== null ? r() : c.once('exit', () => r()))),
       )
       for (const c of children.values()) c.kill('SIGTERM')
       const force = setTimeout(() => {

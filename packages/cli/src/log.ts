@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process'
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import type { Logger } from '@cairn/transport'
 import { destination, pino } from 'pino'
@@ -36,6 +37,11 @@ export function lastErrorLine(logFile: string): string | undefined {
   }
   const last = text.trimEnd().split('\n').at(-1) ?? ''
   return last.startsWith('cairn: ') ? last.slice('cairn: '.length) : undefined
+}
+
+/** How a child process ended: its signal (`SIGKILL`) or `code N`; null while it runs. */
+export function exitStatus(child: ChildProcess): string | null {
+  return child.signalCode ?? (child.exitCode === null ? null : `code ${child.exitCode}`)
 }
 
 /** ` (code 1): <its last error line>` or ` (code 1)`: how a node that exited is reported. */
