@@ -20,7 +20,7 @@ import {
   type NodeId,
   type ReplicaStatus,
 } from '@cairn/raft'
-import { LevelLogStore } from '@cairn/storage'
+import { LevelLogStore, levelDbBuild } from '@cairn/storage'
 import { type Logger, silentLogger, WsTransport } from '@cairn/transport'
 import { handle } from './api-handlers.js'
 import { ClientApiServer } from './api-server.js'
@@ -232,7 +232,7 @@ export class CairnNode {
       options.reassignmentCheckIntervalMs ?? REASSIGNMENT_CHECK_INTERVAL_MS,
     )
     logger.info(
-      `node ${options.nodeId} up: clients on ${self.host}:${self.port}, raft on ${self.host}:${self.raftPort}`,
+      `node ${options.nodeId} up: clients on ${self.host}:${self.port}, raft on ${self.host}:${self.raftPort}; storage: ${levelDbBuild().description}`,
     )
     return node
   }

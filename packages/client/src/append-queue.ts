@@ -23,7 +23,9 @@ export interface QueuedSend {
 const COMPACT_HEAD_MIN = 1024
 
 export class AppendQueue<S extends QueuedSend> {
-  private items: S[] = []
+  /** Sends from `head` on; the slots before it are cleared, so that a finished send (and its
+   * record) is not kept alive until the next compaction. */
+  private items: (S | undefined)[] = []
   private head = 0
   /** Deadlines ascend from head to tail. */
   private sorted = true
@@ -74,12 +76,13 @@ export class AppendQueue<S extends QueuedSend> {
    */
   prune(scanAll: boolean): void {
     if (scanAll) {
-      this.items = this.items.slice(this.head).filter((s) => !s.settled && !s.fullyAppended)
+      this.items = (this.items.slice(this.head) as S[]).filter((s) => !s.settled && !s.fullyAppended)
       this.head = 0
     } else {
       while (this.head < this.items.length) {
         const send = this.items[this.head]!
         if (!send.settled && !send.fullyAppended) break
+        this.items[this.head] = undefined
         this.head++
       }
       if (this.head >= COMPACT_HEAD_MIN && this.head * 2 >= this.items.length) {
@@ -92,7 +95,7 @@ export class AppendQueue<S extends QueuedSend> {
 
   /** Takes every send out, live or not, oldest first. */
   takeAll(): S[] {
-    const all = this.items.slice(this.head)
+    const all = this.items.slice(this.head) as S[]
     this.clear()
     return all
   }

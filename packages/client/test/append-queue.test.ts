@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import fc from 'fast-check'
 import { AppendQueue, type QueuedSend } from '../src/append-queue.js'
 
@@ -147,5 +149,33 @@ describe('AppendQueue', () => {
     for (const s of sends.slice(3000)) s.settled = true
     queue.prune(false)
     assert.equal(queue.length, 0)
+  })
+})
+
+describe('AppendQueue and memory', () => {
+  it('does not keep a pruned send alive until its next compaction', async () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const queue = new AppendQueue<Send>()
+    // Made in a function of their own, so that only the queue and the WeakRefs point at the sends.
+    const push = (count: number, settled: boolean) =>
+      Array.from({ length: count }, (_, i) => {
+        const send = new Send(i, 1000)
+        send.settled = settled
+        queue.push(send)
+        return new WeakRef(send)
+      })
+    const done = push(8, true)
+    const live = push(2, false)
+    queue.prune(false)
+    assert.equal(queue.length, 2)
+    await new Promise((resolve) => setImmediate(resolve)) // WeakRef targets live until the job ends
+    gc()
+    assert.deepEqual(
+      done.map((ref) => ref.deref() === undefined),
+      done.map(() => true),
+      'every pruned send collected',
+    )
+    assert.ok(live.every((ref) => ref.deref() !== undefined))
   })
 })

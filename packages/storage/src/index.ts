@@ -8,6 +8,7 @@ export type { GroupLimits } from './context.js'
 export { CorruptLogError, InvalidWriteError, StoreClosedError, StoreFormatError } from './errors.js'
 export { GroupLog, type GroupOptions } from './group-log.js'
 export { GROUP_ID_MAX, GROUP_ROWS, groupKey, KEY_BYTES, KeyKind, key, keyNumber, keyParts } from './keys.js'
+export { type LevelDbBuild, levelDbBuild } from './native.js'
 export {
   DEFAULT_LIMITS,
   type DurableListener,

@@ -29,7 +29,9 @@ export const CACHED_ENTRY_OVERHEAD_BYTES = 96
 const COMPACT_SLOTS_MIN = 1024
 
 export class TailCache {
-  private items: CachedEntry[] = []
+  /** Live entries from `head` on; the slots before it are evicted and hold `undefined`, so that
+   * an evicted entry's data is not kept alive until the next compaction. */
+  private items: (CachedEntry | undefined)[] = []
   private head = 0
   private startIndex: number
   bytes = 0
@@ -54,7 +56,7 @@ export class TailCache {
 
   /** Empties the tail; the next pushed entry must be `start`. */
   reset(start: number): CachedEntry[] {
-    const removed = this.items.slice(this.head)
+    const removed = this.items.slice(this.head) as CachedEntry[]
     this.items = []
     this.head = 0
     this.bytes = 0
@@ -79,7 +81,7 @@ export class TailCache {
   truncateFrom(index: number): CachedEntry[] {
     if (index <= this.startIndex) return this.reset(index)
     if (index >= this.end) return []
-    const removed = this.items.splice(this.head + index - this.startIndex)
+    const removed = this.items.splice(this.head + index - this.startIndex) as CachedEntry[]
     for (const cached of removed) this.bytes -= cached.bytes
     return removed
   }
@@ -139,6 +141,7 @@ export class TailCache {
   private shift(): void {
     const cached = this.items[this.head]!
     this.bytes -= cached.bytes
+    this.items[this.head] = undefined
     this.head++
     this.startIndex++
     if (this.head >= COMPACT_SLOTS_MIN && this.head * 2 >= this.items.length) {

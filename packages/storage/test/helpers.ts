@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { type Entry, EntryKind, LOADING } from '@cairn/raft'
 import type { BatchOffsets, GroupLog } from '../src/index.js'
 
@@ -100,4 +102,15 @@ export function batch(index: number, term: number, baseOffset: number, count: nu
 export function offsetsOf(entry: Entry): BatchOffsets {
   const view = new DataView(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength)
   return { baseOffset: view.getUint32(0), lastOffset: view.getUint32(4) }
+}
+
+/**
+ * A full garbage collection, after the current job: objects a WeakRef was made to in this job are
+ * kept alive until it ends. Then `ref.deref() === undefined` means nothing else holds the object.
+ */
+export async function collectGarbage(): Promise<void> {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  await new Promise((resolve) => setImmediate(resolve))
+  gc()
 }

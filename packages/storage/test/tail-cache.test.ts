@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { type Entry, LOADING } from '@cairn/raft'
 import { LevelLogStore } from '../src/index.js'
-import { dataFor, entry, nextLoad, readThroughLoads, same, tempDir } from './helpers.js'
+import { TailCache } from '../src/tail-cache.js'
+import { collectGarbage, dataFor, entry, nextLoad, readThroughLoads, same, tempDir } from './helpers.js'
 
 const ENTRY_BYTES = 1000
 
@@ -102,4 +103,26 @@ test('read() serves old entries from LevelDB without disturbing the tail', async
     await store.close()
     dir.cleanup()
   }
+})
+
+test('an entry evicted from the tail is not kept alive by it', async () => {
+  const cache = new TailCache(1)
+  // Made in a function of their own, so that only the cache and the WeakRefs point at the data.
+  const pushed = (first: number, count: number) =>
+    Array.from({ length: count }, (_, i) => {
+      const data = new Uint8Array(ENTRY_BYTES)
+      cache.push({ entry: entry(first + i, 1, data), bytes: ENTRY_BYTES, batchSeq: 1, offsets: undefined })
+      return new WeakRef(data)
+    })
+  const evicted = pushed(1, 8)
+  const kept = pushed(9, 2)
+  cache.evict(2 * ENTRY_BYTES, 1)
+  assert.deepEqual([cache.start, cache.end], [9, 11])
+  await collectGarbage()
+  assert.deepEqual(
+    evicted.map((ref) => ref.deref() === undefined),
+    evicted.map(() => true),
+    'every evicted entry collected',
+  )
+  assert.ok(kept.every((ref) => ref.deref() !== undefined) && cache.get(10) !== undefined)
 })
