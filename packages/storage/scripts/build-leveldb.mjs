@@ -65,7 +65,10 @@ if (!/^flags\s*:.*\bsse4_2\b/m.test(readFileSync('/proc/cpuinfo', 'utf8')))
   keepPrebuilt('this CPU has no SSE 4.2 (no sse4_2 in /proc/cpuinfo)')
 
 if (!args.includes('--force') && existsSync(markerFile)) {
-  const have = JSON.parse(readFileSync(markerFile, 'utf8'))
+  let have = {}
+  try {
+    have = JSON.parse(readFileSync(markerFile, 'utf8')) ?? {}
+  } catch {} // an unreadable marker: build again
   if (Object.keys(wanted).every((k) => have[k] === wanted[k])) process.exit(0)
 }
 

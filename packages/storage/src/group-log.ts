@@ -23,7 +23,7 @@ import {
   decodeEntry,
   decodeOffsetRow,
   encodeApplied,
-  encodeEntry,
+  encodeEntryForPut,
   encodeHardState,
   encodeLogStart,
   encodeOffsetRow,
@@ -447,7 +447,7 @@ export class GroupLog implements RaftStorage {
 
   private appendOne(batch: Batch, entry: Entry, offsets: BatchOffsets | undefined): void {
     const k = key(batch.segment, this.id, KeyKind.entry, entry.index)
-    batch.put(k, encodeEntry(k, entry.term, entry.kind, entry.data))
+    batch.put(k, encodeEntryForPut(k, entry.term, entry.kind, entry.data))
     if (this.runs.append(entry.index, entry.term)) {
       const runKey = groupKey(this.id, KeyKind.termRun, entry.index)
       batch.put(runKey, encodeTermRun(runKey, entry.term))

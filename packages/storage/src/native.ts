@@ -18,22 +18,21 @@ const MARKER = 'cairn-build.json'
 /**
  * The LevelDB binary classic-level loads, found the way its loader (node-gyp-build) finds it: a
  * `.node` file in `build/Release` first, unless PREBUILDS_ONLY is set, then `prebuilds/`.
+ * `release` is classic-level's `build/Release` unless given (tests).
  */
-export function levelDbBuild(): LevelDbBuild {
-  const release = join(
+export function levelDbBuild(
+  release = join(
     dirname(createRequire(import.meta.url).resolve('classic-level/package.json')),
     'build',
     'Release',
-  )
+  ),
+): LevelDbBuild {
   const built =
     !process.env.PREBUILDS_ONLY &&
     existsSync(release) &&
     readdirSync(release).some((f) => f.endsWith('.node'))
   if (built && existsSync(join(release, MARKER))) {
-    const marker = JSON.parse(readFileSync(join(release, MARKER), 'utf8')) as {
-      crc32c?: unknown
-      leveldb?: unknown
-    }
+    const marker = readMarker(join(release, MARKER))
     if (marker.crc32c === 'sse4.2')
       return {
         binary: 'source',
@@ -48,5 +47,15 @@ export function levelDbBuild(): LevelDbBuild {
     crc32c: 'software',
     description:
       "classic-level's prebuilt LevelDB (software CRC-32C; packages/storage/scripts/build-leveldb.mjs builds the faster one)",
+  }
+}
+
+/** The build's marker; an unreadable one says nothing (a node must not fail to start over it). */
+function readMarker(file: string): { crc32c?: unknown; leveldb?: unknown } {
+  try {
+    const marker: unknown = JSON.parse(readFileSync(file, 'utf8'))
+    return typeof marker === 'object' && marker !== null ? marker : {}
+  } catch {
+    return {}
   }
 }

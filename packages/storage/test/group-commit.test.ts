@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { ClassicLevel } from 'classic-level'
+import { Batch } from '../src/group-commit.js'
 import { LevelLogStore } from '../src/index.js'
 import { entries, tempDir } from './helpers.js'
 
@@ -112,6 +114,30 @@ test('close flushes pending writes; reopen reads them back', async () => {
     await store.close()
     await assert.rejects(() => store.flush())
   } finally {
+    dir.cleanup()
+  }
+})
+
+test('Batch.put copies its value at once: entries are encoded into one reused buffer', async () => {
+  // encodeEntryForPut hands every entry's value to put in the same buffer; that is only sound
+  // while classic-level copies a value into its native WriteBatch before put returns.
+  const dir = tempDir()
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(dir.path, {
+    keyEncoding: 'view',
+    valueEncoding: 'view',
+  })
+  try {
+    await db.open()
+    const batch = new Batch(db, 1, 0)
+    const value = new Uint8Array(4096).fill(1)
+    batch.put(new Uint8Array([1]), value)
+    value.fill(2)
+    batch.put(new Uint8Array([2]), value)
+    await batch.write()
+    assert.deepEqual(new Set(await db.get(new Uint8Array([1]))), new Set([1]))
+    assert.deepEqual(new Set(await db.get(new Uint8Array([2]))), new Set([2]))
+  } finally {
+    await db.close()
     dir.cleanup()
   }
 })

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { ClassicLevel } from 'classic-level'
 import { levelDbBuild } from '../src/index.js'
@@ -64,6 +65,26 @@ test('PREBUILDS_ONLY makes levelDbBuild() report the prebuilt binary, as classic
   } finally {
     if (saved === undefined) delete process.env.PREBUILDS_ONLY
     else process.env.PREBUILDS_ONLY = saved
+  }
+})
+
+test('levelDbBuild() reads a build folder: no binary, a binary without its marker, with it, with a damaged one', () => {
+  const dir = tempDir()
+  try {
+    const describe = () => {
+      const b = levelDbBuild(dir.path)
+      return `${b.binary} ${b.crc32c}`
+    }
+    assert.equal(describe(), 'prebuilt software')
+    writeFileSync(join(dir.path, 'classic_level.node'), '')
+    assert.equal(describe(), 'source software')
+    writeFileSync(join(dir.path, 'cairn-build.json'), JSON.stringify({ crc32c: 'sse4.2', leveldb: '1.20' }))
+    assert.equal(describe(), 'source sse4.2')
+    assert.equal(levelDbBuild(dir.path).description, 'LevelDB 1.20 built here with the SSE 4.2 CRC-32C')
+    writeFileSync(join(dir.path, 'cairn-build.json'), '{"crc32c": "sse4.2"') // cut short
+    assert.equal(describe(), 'source software', 'a damaged marker does not stop a node starting')
+  } finally {
+    dir.cleanup()
   }
 })
 
