@@ -87,7 +87,8 @@ function requireLength(group: GroupId, view: DataView, bytes: number, what: stri
  * Where entries are encoded: one buffer, reused. An encoded entry goes straight to `Batch.put`,
  * and classic-level copies every key and value into its native WriteBatch before `put` returns, so
  * the next entry can overwrite it. A fresh buffer per entry was, at 1 KiB max rate, one more
- * zero-filled ArrayBuffer per byte a node stores, and V8 scavenges per 32 MiB of those.
+ * zero-filled ArrayBuffer per byte a node stores, and the bytes of ArrayBuffers allocated are what
+ * set off V8's scavenges there ("external memory pressure"). It grows to the largest entry seen.
  */
 let entryScratch = new Uint8Array(64 * 1024)
 
