@@ -13,6 +13,7 @@ import {
   type ApiResponse,
   decodeRequest,
   encodeResponse,
+  messageBytes,
   type RequestEnvelope,
 } from '@cairn/protocol'
 import { type WebSocket, WebSocketServer } from 'ws'
@@ -123,7 +124,7 @@ function serve(node: CairnNode, ws: WebSocket, context: RequestContext, load: Lo
   let groupWaits = 0
   ws.on('message', (data, isBinary) => {
     if (!isBinary) return ws.close(1003, 'binary frames only')
-    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)
+    const bytes = messageBytes(data)
     const decoded = decodeRequest(bytes)
     if (!decoded.ok) {
       node.logger.warn(`client sent a bad request: ${decoded.reason}`)

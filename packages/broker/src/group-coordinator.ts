@@ -29,6 +29,7 @@ import {
   type GroupHeartbeatRequest as HeartbeatRequest,
   type LeaveGroupRequest,
   type OffsetRecord,
+  ownedBytes,
   type SyncGroupRequest,
 } from '@cairn/protocol'
 
@@ -551,7 +552,7 @@ export class GroupCoordinator {
       sessionTimeoutMs: req.sessionTimeoutMs,
       rebalanceTimeoutMs: req.rebalanceTimeoutMs,
       protocolType: req.protocolType,
-      protocols: req.protocols.map((p) => ({ name: p.name, metadata: p.metadata })),
+      protocols: req.protocols.map((p) => ({ name: p.name, metadata: ownedBytes(p.metadata) })),
       assignment: noBytes,
       awaitingJoin: resolve,
       awaitingSync: null,
@@ -572,7 +573,7 @@ export class GroupCoordinator {
     req: JoinGroupRequest,
     resolve: (response: JoinGroupResponse) => void,
   ): void {
-    member.protocols = req.protocols.map((p) => ({ name: p.name, metadata: p.metadata }))
+    member.protocols = req.protocols.map((p) => ({ name: p.name, metadata: ownedBytes(p.metadata) }))
     member.protocolType = req.protocolType
     member.sessionTimeoutMs = req.sessionTimeoutMs
     member.rebalanceTimeoutMs = req.rebalanceTimeoutMs
@@ -782,7 +783,7 @@ export class GroupCoordinator {
 
   /** The leader's assignment: stored in the log first, then handed to every member waiting for it. */
   private storeAssignment(group: Group, assignments: SyncGroupRequest['assignments']): void {
-    const byMember = new Map(assignments.map((a) => [a.memberId, a.assignment]))
+    const byMember = new Map(assignments.map((a) => [a.memberId, ownedBytes(a.assignment)]))
     const generation = group.generationId
     const record = this.groupRecord(group, (m) => byMember.get(m.memberId) ?? noBytes)
     this.write(group, [record], 'sync', (error) => {

@@ -289,7 +289,7 @@ export class Partition {
       }
     }
     // The producer's bytes stay untouched: offsets go into a copy.
-    const stamped = batch.slice()
+    const stamped = new Uint8Array(batch)
     const baseOffset = this.logEndOffset
     setBaseOffset(stamped, baseOffset)
     setPartitionLeaderEpoch(stamped, term)

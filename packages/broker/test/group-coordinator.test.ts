@@ -241,6 +241,28 @@ describe('JoinGroup', () => {
     assert.equal(c.describeGroup('g').state, 'CompletingRebalance')
   })
 
+  it("keeps its own copies of a member's metadata and assignment: a decoded request's bytes are views", async () => {
+    const { c } = setup({ groupInitialRebalanceDelayMs: 0 })
+    // Both arrive as views into the request they came in, which the server lets go of.
+    const request = bytes('..topics:t..range-assignment..')
+    const metadata = request.subarray(2, 10)
+    const assignment = request.subarray(12, 28)
+    const first = await c.joinGroup(joinReq({ clientId: 'app' }))
+    const joined = await c.joinGroup(
+      joinReq({ clientId: 'app', memberId: first.memberId, protocols: [{ name: 'range', metadata }] }),
+    )
+    const synced = c.syncGroup({
+      groupId: 'g',
+      generationId: joined.generationId,
+      memberId: joined.memberId,
+      assignments: [{ memberId: joined.memberId, assignment }],
+    })
+    request.fill(0) // the request's buffer, reused or overwritten once it is handled
+    assert.equal(text((await synced).assignment), 'range-assignment')
+    const [member] = c.describeGroup('g').members
+    assert.deepEqual([text(member!.subscription), text(member!.assignment)], ['topics:t', 'range-assignment'])
+  })
+
   it('generates clientId-UUID member ids by default', async () => {
     const clock = new FakeScheduler()
     const c = new GroupCoordinator({ now: () => 0, setTimer: clock.setTimer, persist: async () => {} })

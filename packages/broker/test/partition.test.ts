@@ -135,6 +135,31 @@ describe('Partition', () => {
     }
   })
 
+  it("stamps offsets into a copy: a request's batch (a Buffer view into the request) is neither written nor kept", async () => {
+    const c = await cluster()
+    try {
+      const p = c.leader()!.partition
+      await p.produce(batch(['first']), -1)
+      const bytes = batch(['second'])
+      const request = Buffer.alloc(bytes.length + 20)
+      request.set(bytes, 10)
+      const view = request.subarray(10, 10 + bytes.length) // as the request decoder hands it out
+      const r = await p.produce(view, -1)
+      assert.equal(r.baseOffset, 1)
+      assert.deepEqual([...view], [...bytes], "the producer's bytes untouched (its base offset stays 0)")
+      request.fill(0)
+      await waitFor('the high watermark', () => p.highWatermark === 2)
+      const all = await p.fetch(0, 1 << 20)
+      assert.ok(all.batches.every((b) => b.buffer !== request.buffer))
+      assert.deepEqual(
+        valuesOf(all.batches).map((v) => `${v.offset}:${v.value}`),
+        ['0:first', '1:second'],
+      )
+    } finally {
+      await c.close()
+    }
+  })
+
   it('finds the first offset at or after a timestamp (ListOffsets by time)', async () => {
     const c = await cluster()
     try {

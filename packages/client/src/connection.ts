@@ -9,6 +9,7 @@ import {
   type ApiResponse,
   decodeResponseById,
   encodeRequest,
+  messageBytes,
 } from '@cairn/protocol'
 import WebSocket from 'ws'
 import { CairnError, NetworkError } from './errors.js'
@@ -127,7 +128,7 @@ export class Connection {
 
   private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
     if (!isBinary) return this.protocolError('a text frame')
-    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)
+    const bytes = messageBytes(data)
     const decoded = decodeResponseById(bytes, (id) => this.pending.get(id)?.api)
     if (!decoded.ok) return this.protocolError(decoded.reason)
     const envelope = decoded.value

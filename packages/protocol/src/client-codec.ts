@@ -714,15 +714,15 @@ function responseProblem(x: unknown, api: ApiName | undefined, limits: ClientLim
 
 // ---- Encoding ----------------------------------------------------------------------------------
 
-// Records (msgpackr's shared structures) are off: every frame decodes on its own, into plain maps,
-// and bin comes back as a copied Uint8Array (never a view pinning the socket's buffer).
+// Records (msgpackr's shared structures) are off: every frame decodes on its own, into plain maps.
+// A request's bins are views into the request (bytes.ts): the broker copies only what it keeps
+// (a produce's batch, which it stamps; a member's metadata and assignment), and every byte of a
+// produce was copied once more before. A response's bins are copies: a consumer hands out records
+// that live as long as the application keeps them, which must not pin a whole fetch response.
 const packr = new Packr({ useRecords: false, variableMapSize: true })
-const unpackr = new Unpackr({
-  useRecords: false,
-  mapsAsObjects: true,
-  copyBuffers: true,
-  int64AsType: 'number',
-})
+const unpackrOptions = { useRecords: false, mapsAsObjects: true, int64AsType: 'number' } as const
+const requestUnpackr = new Unpackr({ ...unpackrOptions, copyBuffers: false })
+const responseUnpackr = new Unpackr({ ...unpackrOptions, copyBuffers: true })
 
 /** The schema's fields of x and nothing else, free text cut to its limit; anything else as it is. */
 function project(s: Node, x: unknown): unknown {
@@ -795,7 +795,7 @@ export function encodeResponse<A extends ApiName>(
 
 // ---- Decoding ----------------------------------------------------------------------------------
 
-function unpack(bytes: Uint8Array, bytesMax: number, what: string): Result<unknown> {
+function unpack(unpackr: Unpackr, bytes: Uint8Array, bytesMax: number, what: string): Result<unknown> {
   if (!(bytes instanceof Uint8Array)) return fail(`${what}: expected bytes, got ${describe(bytes)}`)
   if (bytes.length > bytesMax) return fail(`${what}: ${bytes.length} bytes exceed ${bytesMax}`)
   const structure = scanMsgpack(bytes, {
@@ -814,13 +814,14 @@ function unpack(bytes: Uint8Array, bytesMax: number, what: string): Result<unkno
 
 /**
  * Decode and validate one request frame from an untrusted client. Never throws. The reason names
- * the field (`produce.topics[0].partitions[2].records: expected bytes, got string`).
+ * the field (`produce.topics[0].partitions[2].records: expected bytes, got string`). Its bins are
+ * views into `bytes`: copy one (`ownedBytes`) to keep it beyond the request.
  */
 export function decodeRequest(
   bytes: Uint8Array,
   limits: Readonly<ClientLimits> = defaultClientLimits,
 ): Result<RequestEnvelope> {
-  const value = unpack(bytes, limits.requestBytesMax, 'request')
+  const value = unpack(requestUnpackr, bytes, limits.requestBytesMax, 'request')
   if (!value.ok) return value
   const error = requestProblem(value.value, limits)
   return error ? fail(error) : ok(value.value as RequestEnvelope)
@@ -836,7 +837,7 @@ export function decodeResponse<A extends ApiName>(
   limits: Readonly<ClientLimits> = defaultClientLimits,
 ): Result<ResponseEnvelope<A>> {
   if (!isApiName(api)) return fail(`response: unknown api ${describe(api)}`)
-  const value = unpack(bytes, limits.responseBytesMax, 'response')
+  const value = unpack(responseUnpackr, bytes, limits.responseBytesMax, 'response')
   if (!value.ok) return value
   const error = responseProblem(value.value, api, limits)
   return error ? fail(error) : ok(value.value as ResponseEnvelope<A>)
@@ -852,7 +853,7 @@ export function decodeResponseById(
   apiOf: (id: number) => ApiName | undefined,
   limits: Readonly<ClientLimits> = defaultClientLimits,
 ): Result<ResponseEnvelope | null> {
-  const value = unpack(bytes, limits.responseBytesMax, 'response')
+  const value = unpack(responseUnpackr, bytes, limits.responseBytesMax, 'response')
   if (!value.ok) return value
   const id = isPlainObject(value.value) ? (value.value as { id?: unknown }).id : undefined
   if (typeof id !== 'number') return fail('response.id: expected an integer')

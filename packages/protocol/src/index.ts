@@ -1,3 +1,4 @@
+export { isWhole, messageBytes, ownedBytes } from './bytes.js'
 export * from './client-api.js'
 export * from './client-codec.js'
 export { crc32c, crc32cImplementation, crc32cUpdate } from './crc32c.js'

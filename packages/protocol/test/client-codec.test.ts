@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { Packr, Unpackr } from 'msgpackr'
+import { isWhole, ownedBytes } from '../src/bytes.js'
 import {
   API_NAMES,
   type ApiName,
@@ -479,7 +480,7 @@ describe('client codec round trips', () => {
     })
   }
 
-  it('decodes record bytes as copies, not views of the frame', () => {
+  it("decodes a request's bins as views into it (the broker copies what it keeps), a response's as copies", () => {
     const records = Uint8Array.from([1, 2, 3, 4])
     const bytes = encodeRequest({
       id: 1,
@@ -489,8 +490,31 @@ describe('client codec round trips', () => {
     const decoded = accepted(decodeRequest(bytes)) as RequestEnvelope<'produce'>
     const back = decoded.body.topics[0]!.partitions[0]!.records
     assert.ok(back instanceof Uint8Array)
-    bytes.fill(0)
+    assert.equal(back.buffer, bytes.buffer, 'a view: no copy of every produced byte')
     assert.deepEqual([...back], [1, 2, 3, 4])
+    assert.ok(!isWhole(back) && isWhole(ownedBytes(back)) && ownedBytes(back).buffer !== bytes.buffer)
+
+    // A consumer hands records to the application, which may keep them: never a view of the fetch.
+    const response = encodeResponse(
+      {
+        id: 2,
+        error: null,
+        body: {
+          topics: [
+            {
+              name: 't',
+              partitions: [{ partition: 0, error: null, highWatermark: 4, logStartOffset: 0, records }],
+            },
+          ],
+        },
+      } as ResponseEnvelope,
+      'fetch',
+    )
+    const fetched = accepted(decodeResponse(response, 'fetch')) as ResponseEnvelope<'fetch'>
+    const got = fetched.body!.topics[0]!.partitions[0]!.records
+    assert.notEqual(got.buffer, response.buffer)
+    response.fill(0)
+    assert.deepEqual([...got], [1, 2, 3, 4])
   })
 })
 

@@ -39,7 +39,7 @@ import { LoadWindows } from './load-windows.js'
 import { OffsetRowCache } from './offset-cache.js'
 import { emptyHardState, emptyLogStart, type Recovered } from './recover.js'
 import { type SegmentRun, SegmentRuns } from './segments.js'
-import { type BatchOffsets, CACHED_ENTRY_OVERHEAD_BYTES, TailCache } from './tail-cache.js'
+import { type BatchOffsets, keptEntry, TailCache } from './tail-cache.js'
 import { TermRuns } from './term-runs.js'
 import { validateApplied, validateEntries, validateHardState, validateLogStart } from './validate.js'
 
@@ -188,7 +188,7 @@ export class GroupLog implements RaftStorage {
     const batch = this.ctx.commit.batchFor(this.id)
     const k = groupKey(this.id, KeyKind.applied, 0)
     batch.put(k, encodeApplied(k, applied))
-    this.appliedState = { index: applied.index, data: applied.data.slice() }
+    this.appliedState = { index: applied.index, data: new Uint8Array(applied.data) }
     this.ctx.commit.wrote(batch)
   }
 
@@ -385,7 +385,7 @@ export class GroupLog implements RaftStorage {
     this.start = {
       index: logStart.index,
       term: logStart.term,
-      payload: logStart.payload.slice(),
+      payload: new Uint8Array(logStart.payload),
       membership: { voters: [...logStart.membership.voters], learners: [...logStart.membership.learners] },
     }
     this.epoch++
@@ -453,8 +453,7 @@ export class GroupLog implements RaftStorage {
       batch.put(runKey, encodeTermRun(runKey, entry.term))
     }
     if (offsets) this.putOffsetRow(batch, { ...offsets, index: entry.index, term: entry.term })
-    const bytes = entry.data.length + CACHED_ENTRY_OVERHEAD_BYTES
-    this.tail.push({ entry, bytes, batchSeq: batch.seq, offsets })
+    this.tail.push({ entry: keptEntry(entry), batchSeq: batch.seq, offsets })
   }
 
   private offsetsOfEntry(entry: Entry): BatchOffsets | undefined {

@@ -6,6 +6,7 @@
  * more than its byte budget; they leave the back by suffix truncation.
  */
 
+import { isWhole } from '@cairn/protocol'
 import type { Entry } from '@cairn/raft'
 
 /** What a record batch entry covers, as the broker's `offsetsOf` hook reports it. */
@@ -16,8 +17,6 @@ export interface BatchOffsets {
 
 export interface CachedEntry {
   entry: Entry
-  /** Bytes charged to the cache: data plus a fixed overhead for the objects. */
-  bytes: number
   /** Sequence number of the group-commit batch that carries the entry's write. */
   batchSeq: number
   offsets: BatchOffsets | undefined
@@ -25,6 +24,22 @@ export interface CachedEntry {
 
 /** Charged per cached entry on top of its data, for the Entry and bookkeeping objects. */
 export const CACHED_ENTRY_OVERHEAD_BYTES = 96
+/**
+ * An entry this small that is a view into a larger buffer is copied before it is kept, rather
+ * than pin (and be charged) the whole buffer: a copy of a few KiB costs less than a frame kept.
+ */
+export const CACHED_VIEW_COPY_BYTES_MAX = 4096
+
+/**
+ * What to keep of an entry: itself, unless its data is a small view into a larger buffer (a
+ * decoded frame's), then a copy. Larger views are kept as they are and the cache charges their
+ * whole buffer.
+ */
+export function keptEntry(entry: Entry): Entry {
+  const { data } = entry
+  if (isWhole(data) || data.byteLength > CACHED_VIEW_COPY_BYTES_MAX) return entry
+  return { ...entry, data: new Uint8Array(data) }
+}
 /** Compact the backing array once this many evicted slots precede the live ones. */
 const COMPACT_SLOTS_MIN = 1024
 
@@ -34,7 +49,14 @@ export class TailCache {
   private items: (CachedEntry | undefined)[] = []
   private head = 0
   private startIndex: number
+  /**
+   * Bytes charged: each entry's overhead, the data of each entry that owns its buffer, and once
+   * each distinct buffer that entries are views into (a decoded frame holds several entries, of
+   * this group and others; the cache keeps all of it alive while one of them stays).
+   */
   bytes = 0
+  /** Cached entries that are views into each shared buffer. */
+  private readonly views = new Map<ArrayBufferLike, number>()
 
   constructor(start: number) {
     this.startIndex = start
@@ -60,6 +82,7 @@ export class TailCache {
     this.items = []
     this.head = 0
     this.bytes = 0
+    this.views.clear()
     this.startIndex = start
     return removed
   }
@@ -69,7 +92,7 @@ export class TailCache {
       throw new Error(`tail cache: pushed ${cached.entry.index}, expected ${this.end}`)
     }
     this.items.push(cached)
-    this.bytes += cached.bytes
+    this.charge(cached.entry.data, 1)
   }
 
   get(index: number): CachedEntry | undefined {
@@ -82,7 +105,7 @@ export class TailCache {
     if (index <= this.startIndex) return this.reset(index)
     if (index >= this.end) return []
     const removed = this.items.splice(this.head + index - this.startIndex) as CachedEntry[]
-    for (const cached of removed) this.bytes -= cached.bytes
+    for (const cached of removed) this.charge(cached.entry.data, -1)
     return removed
   }
 
@@ -138,9 +161,24 @@ export class TailCache {
     return undefined
   }
 
+  /** Charges (+1) or releases (-1) one entry's data. */
+  private charge(data: Uint8Array, sign: 1 | -1): void {
+    this.bytes += sign * CACHED_ENTRY_OVERHEAD_BYTES
+    if (isWhole(data)) {
+      this.bytes += sign * data.byteLength
+      return
+    }
+    const { buffer } = data
+    const holders = (this.views.get(buffer) ?? 0) + sign
+    if (holders === 0) this.views.delete(buffer)
+    else this.views.set(buffer, holders)
+    // The buffer is charged by its first holder and released with its last.
+    if ((sign === 1 && holders === 1) || holders === 0) this.bytes += sign * buffer.byteLength
+  }
+
   private shift(): void {
     const cached = this.items[this.head]!
-    this.bytes -= cached.bytes
+    this.charge(cached.entry.data, -1)
     this.items[this.head] = undefined
     this.head++
     this.startIndex++
