@@ -54,6 +54,18 @@ const WAITERS_PER_GROUP_MAX = 100_000
  * after which a leader gives a hand-off up and a candidate campaigns again.
  */
 export const LEADERSHIP_WAIT_MS_MAX = 1000
+/**
+ * Ticks after a new group opens before its preferred replica (the first voter) campaigns, as
+ * Kafka's controller makes a new partition's first replica its leader. Its peers open the group
+ * from the same metadata record within milliseconds; the others' election timers run 10–20 ticks.
+ */
+export const PREFERRED_CAMPAIGN_TICKS = 2
+/**
+ * Ticks the other replicas of a new group hold their election timers, so that if the preferred
+ * replica's first campaign finds a peer not open yet, its next (after its own election timeout)
+ * still comes first: one election timeout at the least (Raft's default of 10 ticks).
+ */
+export const OTHERS_ELECTION_HOLD_TICKS = 10
 
 /**
  * Kafka's NOT_LEADER_OR_FOLLOWER: this node does not lead the group (any more); `leaderId` may,
@@ -118,6 +130,10 @@ interface Hosted {
   handOff: { to: NodeId; term: number } | null
   /** Produces waiting for the leadership change under way here to end (one shared wait per group). */
   leadershipWait: { settled: Promise<void>; resolve: () => void; timer: NodeJS.Timeout } | null
+  /** Ticks until this node, the preferred replica of a group new here, campaigns; 0: it does not. */
+  campaignInTicks: number
+  /** Ticks this node, another replica of a group new here, does not count towards an election. */
+  electionHoldTicks: number
 }
 
 export type CommittedHandler = (group: GroupId, entries: Entry[]) => void
@@ -161,7 +177,13 @@ export class RaftHost {
     this.ticker = setInterval(() => this.tick(), tickMs)
   }
 
-  /** Hosts a replica of `group`; a group new to this node starts from `membership`. */
+  /**
+   * Hosts a replica of `group`; a group new to this node starts from `membership`, and if this node
+   * is its first voter (the preferred replica) it campaigns {@link PREFERRED_CAMPAIGN_TICKS} ticks
+   * later instead of waiting out an election timeout; the other replicas hold their election timers
+   * for {@link OTHERS_ELECTION_HOLD_TICKS} ticks. Campaigning is safe at any time: this only decides
+   * who most likely wins the first election.
+   */
   async openGroup(
     group: GroupId,
     membership: Membership,
@@ -169,11 +191,12 @@ export class RaftHost {
   ): Promise<void> {
     if (this.groups.has(group)) return
     const log = await this.options.store.group(group, { ...options, onLoaded: () => this.schedule(group) })
-    if (log.logStart().membership.voters.length === 0) {
+    const o = this.options
+    const fresh = log.logStart().membership.voters.length === 0
+    if (fresh) {
       log.write({ logStart: { index: 0, term: 0, payload: new Uint8Array(0), membership } })
       await this.options.store.flush()
     }
-    const o = this.options
     const raft = new RaftNode({
       ...o.raft,
       id: o.nodeId,
@@ -191,6 +214,8 @@ export class RaftHost {
       appliedIndex: 0,
       handOff: null,
       leadershipWait: null,
+      campaignInTicks: fresh && membership.voters[0] === o.nodeId ? PREFERRED_CAMPAIGN_TICKS : 0,
+      electionHoldTicks: fresh && membership.voters[0] !== o.nodeId ? OTHERS_ELECTION_HOLD_TICKS : 0,
     })
     this.schedule(group)
   }
@@ -392,6 +417,12 @@ export class RaftHost {
   /** Quiesced groups (idle, fully replicated) are skipped: a tick would do nothing for them. */
   private tick(): void {
     for (const g of this.groups.values()) {
+      // A new group's first election goes to its preferred replica, unless one was won meanwhile.
+      if (g.campaignInTicks > 0 && --g.campaignInTicks === 0 && g.raft.term === 0) g.raft.campaign()
+      if (g.electionHoldTicks > 0) {
+        g.electionHoldTicks--
+        if (g.raft.term === 0 && g.raft.role === 'follower') continue
+      }
       if (g.raft.quiesced) continue
       g.raft.tick()
       this.dirty.add(g.id)

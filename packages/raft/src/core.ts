@@ -470,10 +470,13 @@ export function handleVoteRequest(c: RaftContext, m: VoteRequest): void {
   // vote and wait out another election timeout. (A pre-vote grants nothing: refusing is safe.)
   const rival =
     m.type === 'preVote' && c.role === 'preCandidate' && m.from > c.id && !isAhead(c, m.lastIndex, m.lastTerm)
-  const granted = canVote && !rival && isUpToDate(c, m.lastIndex, m.lastTerm)
-  // The rival campaigns, so it no longer follows the old leader: it may have dropped our own
+  const behind = !isUpToDate(c, m.lastIndex, m.lastTerm)
+  const granted = canVote && !rival && !behind
+  // A pre-candidate we refuse — our rival, or one whose log is behind ours, so that we are the one
+  // to lead — campaigns, so it no longer follows the old leader: it may have dropped our own
   // pre-vote while it still did ("in lease"), so we ask it again rather than wait out a timeout.
-  if (rival) requestVote(c, 'preVote', m.from)
+  if (m.type === 'preVote' && c.role === 'preCandidate' && (rival || behind))
+    requestVote(c, 'preVote', m.from)
   const type = m.type === 'preVote' ? 'preVoteResponse' : 'voteResponse'
   if (granted && m.type === 'vote') {
     c.electionElapsed = 0

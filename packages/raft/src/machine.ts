@@ -59,6 +59,7 @@ export type RaftEvent =
   | { type: 'compact'; index: number; payload: Uint8Array }
   | { type: 'persisted'; marker: SyncMarker }
   | { type: 'peerDown'; peer: NodeId }
+  | { type: 'campaignNow' }
   // raised by the machine itself
   | { type: 'campaign' }
   | { type: 'preVoteWon' }
@@ -81,6 +82,14 @@ function tickElection(c: RaftContext, raise: Raise): void {
     c.electionElapsed = 0
     raise({ type: 'campaign' })
   }
+}
+
+/** A follower's election timer runs out now (etcd's MsgHup): a voter campaigns, anyone else does nothing. */
+function campaignNow(c: RaftContext, raise: Raise): void {
+  if (!isPromotable(c)) return
+  wake(c)
+  c.electionElapsed = 0
+  raise({ type: 'campaign' })
 }
 
 /** The term gate, then `roleStep`; vote requests are answered the same way in every role. */
@@ -211,6 +220,7 @@ export const raftMachine = setup({
     }),
     enterLeader: ({ context }) => enterLeader(context),
     tickElection: enqueueActions(({ context, enqueue }) => tickElection(context, enqueue.raise)),
+    campaignNow: enqueueActions(({ context, enqueue }) => campaignNow(context, enqueue.raise)),
     tickLeader: enqueueActions(({ context, enqueue }) => {
       if (!leaderTick(context)) {
         context.leaderId = NONE
@@ -282,6 +292,7 @@ export const raftMachine = setup({
       on: {
         tick: { actions: 'tickElection' },
         message: { actions: 'stepFollower' },
+        campaignNow: { actions: 'campaignNow' },
         campaign: [
           { guard: ({ context }) => context.campaignTransfer || !context.opts.preVote, target: 'candidate' },
           { target: 'preCandidate' },

@@ -105,6 +105,15 @@ export class RaftNode {
     this.actor.send({ type: 'tick' })
   }
 
+  /**
+   * A follower campaigns now, as if its election timer had run out (etcd's `Campaign`): through
+   * pre-vote when it is on, so a live leader keeps its term. Nothing on a candidate, a leader, or
+   * a replica that is not a voter.
+   */
+  campaign(): void {
+    this.actor.send({ type: 'campaignNow' })
+  }
+
   step(message: RaftMessage): void {
     this.actor.send({ type: 'message', message })
   }

@@ -26,6 +26,30 @@ describe('election', () => {
     assert.deepEqual(r, { ok: false, error: 'NOT_LEADER', leaderId: 1 })
   })
 
+  it('campaign(): a follower elects itself at once; nothing on a leader, nor against a live leader, nor on a non-voter', () => {
+    const c = new TestCluster([1, 2, 3])
+    c.node(2).raft.campaign() // no tick: the election timer has not run
+    c.process()
+    c.deliverAll()
+    assert.equal(c.node(2).raft.role, 'leader')
+    assert.equal(c.node(1).raft.status().leaderId, 2)
+    const term = c.node(2).raft.term
+    c.node(2).raft.campaign()
+    c.node(3).raft.campaign() // pre-vote: the others still hear from leader 2
+    c.process()
+    c.deliverAll()
+    assert.equal(c.node(2).raft.role, 'leader')
+    assert.equal(c.node(2).raft.term, term)
+    // A node outside the membership never campaigns.
+    const outsider = c.addNode(4, [1, 2, 3])
+    c.addNode(5, [1, 2, 3]) // (a second, so the cluster's own nodes are not the only members)
+    outsider.raft.campaign()
+    c.process()
+    assert.equal(outsider.raft.role, 'follower')
+    assert.equal(outsider.raft.term, 0)
+    assert.equal(c.inflight.filter((m) => m.from === 4).length, 0, 'it sent nothing')
+  })
+
   it('pre-vote: a node cut off does not raise its term or disrupt the leader when it returns', () => {
     const c = new TestCluster([1, 2, 3])
     c.elect(1)
@@ -419,6 +443,39 @@ describe('quiescence', () => {
       let ticks = 0
       for (; ticks < 40 && !c.leader(); ticks++) c.tickAll()
       assert.ok(ticks <= 6, `seed ${seed}: elected ${ticks} ticks after node 3 heard`)
+    }
+  })
+
+  it('a pre-candidate refusing a lower-id pre-candidate whose log is behind asks it again for its own', () => {
+    // As above, but the survivor that hears last (node 1, the lower id) missed the dead leader's
+    // last entry: node 2 refuses it as behind — and must then ask node 1 again, which dropped
+    // node 2's first pre-vote while it still followed node 3, or both wait out an election timeout.
+    for (let seed = 1; seed <= 20; seed++) {
+      const c = new TestCluster([1, 2, 3], quiet, seed)
+      c.elect(3)
+      assert.ok(c.propose(3, 'a').ok)
+      c.deliverAll()
+      c.tickAll(2)
+      assert.ok(c.propose(3, 'b').ok)
+      c.deliverAll((m) => m.to !== 1) // node 1 misses 'b'
+      c.crash(3)
+      const [n1, n2] = [c.node(1).raft, c.node(2).raft]
+      assert.ok(
+        c.node(2).storage.lastIndex() > c.node(1).storage.lastIndex(),
+        `seed ${seed}: node 1 is behind`,
+      )
+      n2.peerDown(3)
+      for (let k = 0; k < 10 && n2.role !== 'preCandidate'; k++) c.tickAll()
+      assert.equal(n2.role, 'preCandidate', `seed ${seed}: node 2 campaigns`)
+      assert.equal(n1.role, 'follower', `seed ${seed}: node 1 dropped the pre-vote`)
+      n1.peerDown(3)
+      let ticks = 0
+      for (; ticks < 40 && !c.leader(); ticks++) c.tickAll()
+      assert.equal(c.leader()?.id, 2, `seed ${seed}: the survivor with the whole log leads`)
+      assert.ok(
+        ticks <= 6,
+        `seed ${seed}: elected ${ticks} ticks after node 1 heard (election timeout is 10..19)`,
+      )
     }
   })
 
