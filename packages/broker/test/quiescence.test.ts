@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { OFFSETS_TOPIC } from '@cairn/protocol'
 import type { CairnNode } from '../src/index.js'
 import { leaderAmong, oneRecordBatch, startNodes, waitFor } from './helpers.js'
 
@@ -31,6 +32,16 @@ const leaderOf = (partition: number, among = nodes) => leaderAmong(among, 'idle'
 /** Every group every node hosts: the topic's, the controller's, `__consumer_offsets`'. */
 const allQuiesced = (among = nodes) =>
   among.every((n) => n.host.groupIds().every((g) => n.host.status(g)?.quiesced))
+/**
+ * Every node hosts every group it will (the controller's, the topic's, and `__consumer_offsets`',
+ * which the controller creates on its own once every node has registered, at a moment of its
+ * choosing), and each is quiesced.
+ */
+const settled = () =>
+  nodes.every((n) => {
+    const offsets = n.metadata.topics.get(OFFSETS_TOPIC)
+    return offsets !== undefined && n.host.groupIds().length === 1 + PARTITIONS + offsets.partitions.length
+  }) && allQuiesced()
 const framesSent = (among = nodes) =>
   among.reduce((sum, n) => sum + n.transport.stats().peers.reduce((s, p) => s + p.framesSent, 0), 0)
 
@@ -50,7 +61,7 @@ describe('quiescence', () => {
         configs: {},
       })
     await waitFor('leaders', () => Array.from({ length: PARTITIONS }, (_, p) => leaderOf(p)).every(Boolean))
-    await waitFor('every replica of every partition to quiesce', () => allQuiesced(), 20_000)
+    await waitFor('every group of every node, __consumer_offsets too, to quiesce', settled, 20_000)
 
     // Quiet: over 50 ticks no group sends anything (a stray controller write is allowed for).
     const quietGroups = new Set(nodes.flatMap((n) => n.host.groupIds()))

@@ -73,10 +73,11 @@ export async function idleWorkload(run: Run): Promise<BenchResult> {
   const topic = o.topic ?? `bench-idle-${randomBytes(4).toString('hex')}`
   const startedMs = performance.now()
   let status = 'creating the topic'
-  const progress = setInterval(() => {
+  const report = () => {
     const s = ((performance.now() - startedMs) / 1000).toFixed(0).padStart(4)
     process.stderr.write(`[idle] ${s} s  ${status}\n`)
-  }, PROGRESS_INTERVAL_MS)
+  }
+  const progress = setInterval(report, PROGRESS_INTERVAL_MS)
   progress.unref()
   run.onCleanup(() => clearInterval(progress))
 
@@ -101,6 +102,7 @@ export async function idleWorkload(run: Run): Promise<BenchResult> {
     await waitForLeaders(created)
   }
   status = `all ${o.partitions} partitions have a leader; settling for ${o.settleSeconds} s`
+  report() // a milestone: said at once, even when the leaders came before the first progress line
   await run.sleep(o.settleSeconds * 1000)
 
   const ticksPerS = clockTicksPerS()

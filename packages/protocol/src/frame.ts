@@ -14,7 +14,7 @@
  * fast as the same map. Entry data and snapshot payloads are msgpack `bin` and come back as views
  * into `bytes`, not copies (bytes.ts): the storage's tail cache, which keeps entries, charges the
  * whole buffer a view pins, or copies a small entry; a log start's payload is copied where it is
- * kept. At 1 KiB records a copy of every entry was a fifth of the bytes a follower allocated.
+ * kept.
  *
  * Decoding is in four gates, cheapest first: length (before a byte is read), structure
  * (scanMsgpack), msgpackr, then schema: tuple shapes here, then validateRaftMessage on every
