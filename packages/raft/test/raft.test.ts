@@ -426,6 +426,25 @@ describe('quiescence', () => {
     }
   })
 
+  /**
+   * Survivor `first` hears that `dead` is down and campaigns while `last`, still in its leader's
+   * lease, drops the pre-vote; then `last` hears too. Returns the ticks from then to a leader.
+   */
+  function heardOneAfterTheOther(
+    c: TestCluster,
+    { dead, first, last, seed }: { dead: number; first: number; last: number; seed: number },
+  ): number {
+    const [early, late] = [c.node(first).raft, c.node(last).raft]
+    early.peerDown(dead)
+    for (let k = 0; k < 10 && early.role !== 'preCandidate'; k++) c.tickAll()
+    assert.equal(early.role, 'preCandidate', `seed ${seed}: node ${first} campaigns`)
+    assert.equal(late.role, 'follower', `seed ${seed}: node ${last} dropped the pre-vote`)
+    late.peerDown(dead)
+    let ticks = 0
+    for (; ticks < 40 && !c.leader(); ticks++) c.tickAll()
+    return ticks
+  }
+
   it('a pre-candidate whose pre-vote was dropped (that survivor still followed the dead leader) asks again when it campaigns', () => {
     // Node 2 hears of node 1's death first and campaigns; node 3 has not heard yet, is in its
     // leader's lease and drops the pre-vote. When node 3 campaigns in turn, node 2 refuses it (the
@@ -434,14 +453,7 @@ describe('quiescence', () => {
     for (let seed = 1; seed <= 20; seed++) {
       const c = quiesced(seed)
       c.crash(1)
-      const [n2, n3] = [c.node(2).raft, c.node(3).raft]
-      n2.peerDown(1)
-      for (let k = 0; k < 10 && n2.role !== 'preCandidate'; k++) c.tickAll()
-      assert.equal(n2.role, 'preCandidate', `seed ${seed}: node 2 campaigns`)
-      assert.equal(n3.role, 'follower', `seed ${seed}: node 3 dropped the pre-vote`)
-      n3.peerDown(1)
-      let ticks = 0
-      for (; ticks < 40 && !c.leader(); ticks++) c.tickAll()
+      const ticks = heardOneAfterTheOther(c, { dead: 1, first: 2, last: 3, seed })
       assert.ok(ticks <= 6, `seed ${seed}: elected ${ticks} ticks after node 3 heard`)
     }
   })
@@ -459,18 +471,11 @@ describe('quiescence', () => {
       assert.ok(c.propose(3, 'b').ok)
       c.deliverAll((m) => m.to !== 1) // node 1 misses 'b'
       c.crash(3)
-      const [n1, n2] = [c.node(1).raft, c.node(2).raft]
       assert.ok(
         c.node(2).storage.lastIndex() > c.node(1).storage.lastIndex(),
         `seed ${seed}: node 1 is behind`,
       )
-      n2.peerDown(3)
-      for (let k = 0; k < 10 && n2.role !== 'preCandidate'; k++) c.tickAll()
-      assert.equal(n2.role, 'preCandidate', `seed ${seed}: node 2 campaigns`)
-      assert.equal(n1.role, 'follower', `seed ${seed}: node 1 dropped the pre-vote`)
-      n1.peerDown(3)
-      let ticks = 0
-      for (; ticks < 40 && !c.leader(); ticks++) c.tickAll()
+      const ticks = heardOneAfterTheOther(c, { dead: 3, first: 2, last: 1, seed })
       assert.equal(c.leader()?.id, 2, `seed ${seed}: the survivor with the whole log leads`)
       assert.ok(
         ticks <= 6,
