@@ -200,11 +200,18 @@ export class CairnNode {
       logger,
       heartbeatResponseLingerMs: tickMs,
     })
+    let metadata: ClusterMetadata | undefined
     const host = new RaftHost({
       nodeId: options.nodeId,
       store,
       transport,
       tickMs,
+      logger,
+      groupName: (group) => {
+        if (group === CONTROLLER_GROUP) return 'the controller'
+        const p = metadata?.partitionOfGroup(group)
+        return p ? `${p.topic.name}-${p.assignment.partition}` : `group ${group}`
+      },
       unsafeAckBeforeCommit: options.unsafeTestBugs?.includes('ack-before-commit') ?? false,
       raft: {
         electionTicks: options.electionTicks ?? 10,
@@ -213,6 +220,7 @@ export class CairnNode {
       },
     })
     const node = new CairnNode(options, store, transport, host, logger)
+    metadata = node.metadata
     host.onCommitted((group, entries) => node.onCommitted(group, entries))
     const ids = [...options.peers.keys()]
     const voters = controllerVoters(ids)

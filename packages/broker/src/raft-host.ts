@@ -25,10 +25,11 @@ import {
   RaftNode,
   type RaftOptions,
   type Ready,
+  type Role,
   type SyncMarker,
 } from '@cairn/raft'
 import type { GroupLog, GroupOptions, LevelLogStore } from '@cairn/storage'
-import type { Transport } from '@cairn/transport'
+import type { Logger, Transport } from '@cairn/transport'
 
 export interface RaftHostOptions {
   nodeId: NodeId
@@ -44,6 +45,10 @@ export interface RaftHostOptions {
   waitersPerGroupMax?: number
   /** DELIBERATE DEFECT for harness tests (see test-bugs.ts): answer acks=all like acks=1. */
   unsafeAckBeforeCommit?: boolean
+  /** Where elections are told (one line per campaign, win and new leader per group); none: silent. */
+  logger?: Logger
+  /** A group's name in those lines (`orders-3`); `group N` without it. */
+  groupName?: (group: GroupId) => string
 }
 
 export const DEFAULT_TICK_MS = 100
@@ -134,6 +139,11 @@ interface Hosted {
   campaignInTicks: number
   /** Ticks this node, another replica of a group new here, does not count towards an election. */
   electionHoldTicks: number
+  /**
+   * The role, term and leader last told in the log (elections), the last leader known (NONE:
+   * none yet), and when this node began campaigning.
+   */
+  told: { role: Role; term: number; leaderId: NodeId; lastLeaderId: NodeId; campaignSinceMs: number }
 }
 
 export type CommittedHandler = (group: GroupId, entries: Entry[]) => void
@@ -216,6 +226,7 @@ export class RaftHost {
       leadershipWait: null,
       campaignInTicks: fresh && membership.voters[0] === o.nodeId ? PREFERRED_CAMPAIGN_TICKS : 0,
       electionHoldTicks: fresh && membership.voters[0] !== o.nodeId ? OTHERS_ELECTION_HOLD_TICKS : 0,
+      told: { role: raft.role, term: raft.term, leaderId: NONE, lastLeaderId: NONE, campaignSinceMs: 0 },
     })
     this.schedule(group)
   }
@@ -466,6 +477,7 @@ export class RaftHost {
       const g = this.groups.get(id)
       const rd = g?.raft.ready()
       if (g?.leadershipWait && !changing(g.raft)) this.endLeadershipWait(g)
+      if (g && this.options.logger) this.tellElections(g, this.options.logger)
       if (!g || !rd) continue
       for (const m of rd.messages) out.push(m)
       this.answerWaiters(g, rd, g.appliedIndex)
@@ -501,6 +513,43 @@ export class RaftHost {
         .then(() => this.applyAll(applies))
         .catch((err: unknown) => this.fail(err))
     }
+  }
+
+  /**
+   * One line when this node begins a round of campaigning for a group (pre-vote), when it stands
+   * as a candidate, when it wins, and when it learns of another leader: Kafka logs each leader
+   * election too. Compared per dirty group per turn: three fields.
+   */
+  private tellElections(g: Hosted, logger: Logger): void {
+    const r = g.raft
+    const told = g.told
+    if (r.role === told.role && r.term === told.term && r.leaderId === told.leaderId) return
+    const name = this.options.groupName?.(g.id) ?? `group ${g.id}`
+    const now = performance.now()
+    const wasCampaigning = told.role === 'preCandidate' || told.role === 'candidate'
+    const fields = { group: g.id, term: r.term }
+    if (r.role === 'preCandidate' && (told.role !== 'preCandidate' || r.term !== told.term)) {
+      if (!wasCampaigning) told.campaignSinceMs = now
+      const lost = wasCampaigning || told.lastLeaderId === NONE ? '' : ` (node ${told.lastLeaderId} led)`
+      // A pre-candidate keeps its term; it asks for votes for the next one.
+      const round = wasCampaigning ? 'campaigning again' : 'campaigning'
+      logger.info(`${name}: ${round} for term ${r.term + 1}${lost}`, fields)
+    } else if (r.role === 'candidate' && (told.role !== 'candidate' || r.term !== told.term)) {
+      if (!wasCampaigning) told.campaignSinceMs = now
+      logger.info(`${name}: candidate at term ${r.term}`, fields)
+    } else if (r.role === 'leader' && told.role !== 'leader') {
+      const campaignMs = wasCampaigning ? Math.round(now - told.campaignSinceMs) : 0
+      logger.info(`${name}: elected leader at term ${r.term} after ${campaignMs} ms of campaign`, {
+        ...fields,
+        campaignMs,
+      })
+    } else if (r.role === 'follower' && r.leaderId !== NONE && r.leaderId !== told.leaderId) {
+      logger.info(`${name}: node ${r.leaderId} leads at term ${r.term}`, { ...fields, leader: r.leaderId })
+    }
+    told.role = r.role
+    told.term = r.term
+    told.leaderId = r.leaderId
+    if (r.leaderId !== NONE) told.lastLeaderId = r.leaderId
   }
 
   private flush(): Promise<void> {

@@ -31,7 +31,13 @@ interface Node {
 const ports = [await freePort(), await freePort(), await freePort()]
 const addressOf = (id: NodeId) => ({ host: '127.0.0.1', port: ports[id - 1]! })
 
-async function startNode(id: NodeId): Promise<Node> {
+/** A logger that keeps each line's message. */
+function keptLines(lines: string[]) {
+  const keep = (message: string) => lines.push(message)
+  return { info: keep, warn: keep, error: keep }
+}
+
+async function startNode(id: NodeId, told?: string[]): Promise<Node> {
   const store = await LevelLogStore.open(join(dir, `node-${id}`))
   const peers = new Map(ids.filter((p) => p !== id).map((p) => [p, addressOf(p)] as const))
   const transport = await WsTransport.start({
@@ -48,6 +54,7 @@ async function startNode(id: NodeId): Promise<Node> {
     store,
     transport,
     tickMs: 20,
+    ...(told && { logger: keptLines(told) }),
     random: () => {
       seed = (seed * 16807) % 2147483647
       return seed / 2147483647
@@ -96,7 +103,7 @@ async function produce(nodes: Node[], g: GroupId, values: string[]): Promise<voi
 
 describe('RaftHost', () => {
   it('runs many groups over real storage and transport, one flush per turn, and survives a restart', async () => {
-    let nodes = await Promise.all(ids.map(startNode))
+    let nodes = await Promise.all(ids.map((id) => startNode(id)))
     try {
       await waitFor('a leader in every group', () => {
         for (let g = 0; g < GROUPS; g++) if (!leaderOf(nodes, g)) return false
@@ -146,7 +153,7 @@ describe('RaftHost', () => {
     // Partition.produce assigns offsets in propose order and treats a proposal as appended or
     // refused synchronously; holding one through the hand-off let a later batch take the same
     // offsets (found by a 20-minute harness run: inconsistent-offsets, aborted-read).
-    const nodes = await Promise.all(ids.map(startNode))
+    const nodes = await Promise.all(ids.map((id) => startNode(id)))
     try {
       const g = 0
       const old = await waitFor('a leader', () => leaderOf(nodes, g))
@@ -165,6 +172,50 @@ describe('RaftHost', () => {
       ])
       assert.ok(outcome instanceof NotLeaderError, `refused at once, got ${String(outcome)}`)
       await waitFor('the new leader', () => leaderOf(nodes, g)?.id === to)
+    } finally {
+      for (const n of nodes) await stopNode(n)
+    }
+  })
+
+  it('tells each election in its log: who campaigned and won, whom the others follow, and why a new one began', async () => {
+    const told = new Map(ids.map((id) => [id, [] as string[]]))
+    let nodes = await Promise.all(ids.map((id) => startNode(id, told.get(id))))
+    try {
+      const leaders = await waitFor('a leader in every group', () => {
+        const found = Array.from({ length: GROUPS }, (_, g) => leaderOf(nodes, g))
+        return found.every((n) => n !== undefined) ? found : undefined
+      })
+      for (const [g, leader] of leaders.entries()) {
+        const term = leader.host.status(g)!.term
+        const won = new RegExp(`^group ${g}: elected leader at term ${term} after \\d+ ms of campaign$`)
+        assert.ok(
+          told.get(leader.id)!.some((l) => won.test(l)),
+          `group ${g}: node ${leader.id} tells its win`,
+        )
+        const campaigned = new RegExp(
+          `^group ${g}: campaigning( again)? for term ${term}( \\(node \\d led\\))?$`,
+        )
+        assert.ok(
+          told.get(leader.id)!.some((l) => campaigned.test(l)),
+          `group ${g}: its campaign`,
+        )
+        // A follower tells the leader once it hears from it: wait for the heartbeat, bounded.
+        for (const other of ids.filter((id) => id !== leader.id))
+          await waitFor(`node ${other} to tell node ${leader.id} leads group ${g}`, () =>
+            told.get(other)!.includes(`group ${g}: node ${leader.id} leads at term ${term}`),
+          )
+      }
+      // The leader of group 0 stops: a survivor campaigns, naming the leader it lost.
+      const old = leaders[0]!
+      await stopNode(old)
+      nodes = nodes.filter((n) => n !== old)
+      await waitFor('a new leader of group 0', () => leaderOf(nodes, 0))
+      const lost = new RegExp(`^group 0: campaigning for term \\d+ \\(node ${old.id} led\\)$`)
+      const survivors = nodes.map((n) => told.get(n.id)!.filter((l) => l.startsWith('group 0:')))
+      assert.ok(
+        survivors.some((lines) => lines.some((l) => lost.test(l))),
+        `a survivor names the leader it lost:\n${survivors.flat().join('\n')}`,
+      )
     } finally {
       for (const n of nodes) await stopNode(n)
     }

@@ -19,11 +19,12 @@ export const BENCH_USAGE = `usage: cairn bench produce|consume|e2e [--topic T] [
                    [--partitioner default|round-robin] [--warmup-records 0]   (produce, e2e)
        cairn bench failover [--trials 20] [--graceful] [--partitions 16] [--rate 2000] [--record-size 100]
        cairn bench idle [--partitions 3000] [--seconds 30] [--settle-seconds 5]
-   (all: [--json]; produce, consume, e2e, failover: [--retry-backoff-ms 20] [--retry-backoff-max-ms 100])
+   (all: [--json] [--keep-logs]; produce, consume, e2e, failover: [--retry-backoff-ms 20] [--retry-backoff-max-ms 100])
 
 Workloads after the OpenMessaging Benchmark. Without --bootstrap, and always for failover and idle,
 the bench starts a local ${LOCAL_NODES}-node cluster (real 'cairn node start' processes in a temporary
-folder) and stops it at the end or on Ctrl-C.
+folder) and stops it at the end or on Ctrl-C. It removes that folder unless the run failed or
+--keep-logs is given; then it says where the data and each node's log are (elections are logged).
 
   produce   publish latency (send to acknowledgement) and throughput
   consume   produce --records first (not timed), then read them all: the catch-up rate
@@ -58,6 +59,7 @@ const PRODUCING = [
   'retry-backoff-ms',
   'retry-backoff-max-ms',
   'json',
+  'keep-logs',
 ]
 const THROUGHPUT = [
   ...PRODUCING,
@@ -74,7 +76,7 @@ const ALLOWED: Record<Workload, readonly string[]> = {
   e2e: [...THROUGHPUT, 'rate', 'warmup-records'],
   consume: THROUGHPUT,
   failover: [...PRODUCING, 'trials', 'graceful', 'rate'],
-  idle: ['topic', 'partitions', 'seconds', 'settle-seconds', 'json'],
+  idle: ['topic', 'partitions', 'seconds', 'settle-seconds', 'json', 'keep-logs'],
 }
 
 /** Limits on what a run may ask for (the broker's own limits where it has them). */
@@ -120,6 +122,7 @@ function parseBenchArgs(argv: string[]) {
       'in-flight': { type: 'string' },
       producers: { type: 'string' },
       json: { type: 'boolean' },
+      'keep-logs': { type: 'boolean' },
       bootstrap: { type: 'string' },
       'linger-ms': { type: 'string' },
       'batch-size': { type: 'string' },
@@ -167,6 +170,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | null {
   }
   const L = BENCH_LIMITS
   const local = workload === 'failover' || workload === 'idle' || values.bootstrap === undefined
+  if (values['keep-logs'] && !local)
+    fail("--keep-logs keeps a local cluster's logs; with --bootstrap there is none")
   const topic = values.topic ?? null
   if (topic !== null && (!TOPIC_NAME.test(topic) || topic === '.' || topic === '..'))
     fail(`--topic '${topic}' is not a topic name: 1 to 249 of a-z A-Z 0-9 . _ -`)
@@ -226,6 +231,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | null {
     inFlightMax: intOption(values['in-flight'], 'in-flight', 100_000, 1, L.inFlightMax),
     producers: intOption(values.producers, 'producers', 1, 1, L.producersMax),
     json: values.json ?? false,
+    keepLogs: values['keep-logs'] ?? false,
     bootstrap: local ? null : bootstrap,
     lingerMs: intOption(values['linger-ms'], 'linger-ms', 0, 0, L.lingerMsMax),
     batchSizeBytes: intOption(values['batch-size'], 'batch-size', 131_072, 1, L.batchSizeBytesMax),
@@ -300,7 +306,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
     throw new Error(cluster ? `${message} (node logs kept in ${cluster.dir})` : message)
   } finally {
     await run?.close()
-    await cluster?.stop({ keepDir: failed })
+    await cluster?.stop({ keepDir: failed || options.keepLogs })
+    if (cluster && !failed && options.keepLogs)
+      process.stderr.write(`cairn: the cluster's data and node logs are kept in ${cluster.dir}\n`)
     process.off('SIGINT', onSigint)
     process.off('SIGTERM', onSigterm)
   }

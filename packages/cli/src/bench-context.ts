@@ -29,6 +29,8 @@ export interface BenchOptions {
   inFlightMax: number
   producers: number
   json: boolean
+  /** Keep the local cluster's folder (data and node logs) after the run, and say where. */
+  keepLogs: boolean
   /** null: a local cluster of our own. */
   bootstrap: string[] | null
   lingerMs: number

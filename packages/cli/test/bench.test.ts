@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { describe, it } from 'node:test'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { RoundRobinPartitioner } from '@cairn/client'
 import { UsageError } from '../src/args.js'
@@ -74,11 +75,15 @@ function processesUsing(dir: string): number[] {
   return pids
 }
 
-/** The run succeeded, tore its cluster down, and its last line is the JSON summary. */
-function finished(r: Outcome): Record<string, unknown> {
+/**
+ * The run succeeded, tore its cluster down (its folder removed, or kept and named with
+ * `keptLogs`), and its last line is the JSON summary.
+ */
+function finished(r: Outcome, { keptLogs = false } = {}): Record<string, unknown> {
   assert.equal(r.status, 0, `cairn bench failed (${r.status}):\n${r.stderr}`)
   const dir = clusterDir(r.stderr)
-  assert.equal(existsSync(dir), false, `the cluster's folder ${dir} is removed`)
+  assert.equal(existsSync(dir), keptLogs, `the cluster's folder ${dir} is ${keptLogs ? 'kept' : 'removed'}`)
+  if (keptLogs) assert.ok(r.stderr.includes(`node logs are kept in ${dir}\n`), 'the bench says where')
   assert.deepEqual(processesUsing(dir), [], 'no node process outlives the bench')
   const lines = r.stdout.trim().split('\n')
   assert.match(lines[0]!, /^cairn bench /, 'the summary starts with what ran')
@@ -127,6 +132,10 @@ describe('cairn bench', () => {
         /leaves no record to measure: it must be below --records 500/,
       ],
       [['produce', '--speed', '5'], /unknown option '--speed'; try 'cairn bench --help'/],
+      [
+        ['produce', '--bootstrap', '127.0.0.1:9092', '--keep-logs'],
+        /--keep-logs keeps a local cluster's logs/,
+      ],
     ]
     for (const [args, message] of cases) {
       assert.throws(
@@ -220,9 +229,29 @@ describe('cairn bench', () => {
     assert.ok((json.records_per_s as number) > 0)
   })
 
-  it('failover: SIGKILL the leader twice, time until writes succeed again', async () => {
-    const r = await bench(['failover', '--trials', '2', '--partitions', '3', '--rate', '600', '--json'])
-    const json = finished(r)
+  it('failover: SIGKILL the leader twice, time until writes succeed again; --keep-logs keeps the elections', async () => {
+    const r = await bench([
+      'failover',
+      '--trials',
+      '2',
+      '--partitions',
+      '3',
+      '--rate',
+      '600',
+      '--json',
+      '--keep-logs',
+    ])
+    const dir = clusterDir(r.stderr)
+    after(() => rmSync(dir, { recursive: true, force: true }))
+    const json = finished(r, { keptLogs: true })
+    // Each trial's survivors tell the elections in their logs: a campaign naming the killed node.
+    for (const m of r.stderr.matchAll(/trial (\d)\/2: SIGKILL node (\d)/g)) {
+      const killed = Number(m[2])
+      const survivors = [1, 2, 3].filter((id) => id !== killed)
+      const told = survivors.map((id) => readFileSync(join(dir, `node-${id}.log`), 'utf8')).join('')
+      assert.match(told, new RegExp(`campaigning for term \\d+ \\(node ${killed} led\\)`), `trial ${m[1]}`)
+      assert.match(told, /elected leader at term \d+ after \d+ ms of campaign/)
+    }
     assertNumbers(json, [...LATENCY_FIELDS, 'unavailable_p50_ms', 'unavailable_p99_ms', 'trials'])
     assert.equal(json.trials, 2)
     assert.equal(json.errors, 0, 'acks=all records survive the failovers')

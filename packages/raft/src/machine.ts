@@ -37,6 +37,7 @@ import {
   proposeMembership,
   type RaftContext,
   type Ready,
+  reaskPreVotes,
   recordVote,
   type SyncMarker,
   syncMarker,
@@ -82,6 +83,13 @@ function tickElection(c: RaftContext, raise: Raise): void {
     c.electionElapsed = 0
     raise({ type: 'campaign' })
   }
+}
+
+/** A pre-candidate's tick: its timer, then it asks again the voters that have not answered. */
+function tickPreCandidate(c: RaftContext, raise: Raise): void {
+  tickElection(c, raise)
+  // A timer that ran out (elapsed back to 0) starts a new round, which asks everyone anyway.
+  if (c.electionElapsed > 0) reaskPreVotes(c)
 }
 
 /** A follower's election timer runs out now (etcd's MsgHup): a voter campaigns, anyone else does nothing. */
@@ -220,6 +228,7 @@ export const raftMachine = setup({
     }),
     enterLeader: ({ context }) => enterLeader(context),
     tickElection: enqueueActions(({ context, enqueue }) => tickElection(context, enqueue.raise)),
+    tickPreCandidate: enqueueActions(({ context, enqueue }) => tickPreCandidate(context, enqueue.raise)),
     campaignNow: enqueueActions(({ context, enqueue }) => campaignNow(context, enqueue.raise)),
     tickLeader: enqueueActions(({ context, enqueue }) => {
       if (!leaderTick(context)) {
@@ -302,7 +311,7 @@ export const raftMachine = setup({
     preCandidate: {
       entry: 'enterPreCandidate',
       on: {
-        tick: { actions: 'tickElection' },
+        tick: { actions: 'tickPreCandidate' },
         message: { actions: 'stepCandidate' },
         campaign: { target: 'preCandidate', reenter: true },
         preVoteWon: { target: 'candidate' },

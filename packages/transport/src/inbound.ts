@@ -89,6 +89,12 @@ class InboundConnection {
     this.ws.close(code, reason)
     setTimeout(() => this.ws.terminate(), this.ctx.limits.closeGraceMs).unref()
   }
+
+  /** Drop the connection at once: no frame of it, read or unread, is delivered any more. */
+  cut(): void {
+    this.closing = true
+    this.ws.terminate()
+  }
 }
 
 export class InboundServer {
@@ -194,6 +200,17 @@ export class InboundServer {
     if (this.connections.get(connection.peer) !== connection) return
     this.connections.delete(connection.peer)
     this.ctx.closed(connection.peer)
+  }
+
+  /**
+   * Drops peer `from`'s connection to us, and whatever it sent that is not read yet, without
+   * reporting it closed: the peer was reported down already. A peer that is alive dials again.
+   */
+  cut(from: NodeId): void {
+    const connection = this.connections.get(from)
+    if (!connection) return
+    this.connections.delete(from)
+    connection.cut()
   }
 
   /** Whether peer `from` has a connection to us open now. */

@@ -27,7 +27,8 @@ export interface TransportLimits {
   /**
    * A peer whose dialed connection closed while the connection it dialed to us is still open is
    * reported down once that one closes too — a peer that died sent its last frames on it, and they
-   * are delivered first — or after this long, if it stays open.
+   * are delivered first — or after this long, if it stays open; then that connection is cut, and
+   * what it still held is dropped rather than delivered after the report.
    */
   peerDownInboundWaitMs: number
   /** A dialed connection with a ping unanswered this long is dead; an accepted one silent this long too. */

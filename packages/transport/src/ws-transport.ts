@@ -178,7 +178,10 @@ export class WsTransport implements Transport {
    * before the last frames it sent on the other are read. Delivered after the report, they would
    * tell Raft that a dead leader is alive again, and its followers would wait out a full election
    * timeout instead of campaigning at once. So while the peer's connection to us is open, the
-   * report waits for it to close (its frames come first), for peerDownInboundWaitMs at most.
+   * report waits for it to close (its frames come first), for peerDownInboundWaitMs at most. If
+   * the bound runs out first, that connection is cut with the report: a frame read from it after
+   * the report would do the same harm (seen in `cairn bench failover`: a dead leader's frames read
+   * 70 ms after the report put a survivor back in its lease, and an election waited 1.8 s).
    */
   private peerDown(peer: NodeId, reason: string, closed: boolean): void {
     if (!closed || !this.server.isConnected(peer)) {
@@ -186,10 +189,10 @@ export class WsTransport implements Transport {
       return
     }
     if (this.pendingDown.has(peer)) return
-    const timer = setTimeout(
-      () => this.reportPendingDown(peer),
-      this.linkContext.limits.peerDownInboundWaitMs,
-    )
+    const timer = setTimeout(() => {
+      this.server.cut(peer)
+      this.reportPendingDown(peer)
+    }, this.linkContext.limits.peerDownInboundWaitMs)
     this.pendingDown.set(peer, { reason, timer })
   }
 

@@ -387,28 +387,41 @@ function inboundFrom(t: WsTransport, from: number): WebSocket {
   return connection.ws
 }
 
+/**
+ * Node 2 sends node 1 a frame (group 9) and stops, while node 1 reads nothing from the connection
+ * node 2 dialed: the frame waits unread in the kernel, as a killed process's last frames can while
+ * its other connection's close is seen. Returns node 1, that connection, and what node 1 told.
+ */
+async function diesWithFrameUnread(waitMs: number) {
+  const [a, b] = (await startCluster(2, () => ({ peerDownInboundWaitMs: waitMs }))) as [
+    WsTransport,
+    WsTransport,
+  ]
+  const events: string[] = []
+  a.onMessages((_from, messages) => {
+    for (const m of messages) events.push(`message ${m.group}`)
+  })
+  a.onPeerDown((peer) => events.push(`down ${peer}`))
+  try {
+    await waitFor('links open', () => connected([a, b]))
+    const fromB = inboundFrom(a, 2)
+    fromB.pause()
+    b.send([timeoutNow(2, 1, 9)])
+    b.flush()
+    await b.close()
+    return { a, fromB, events }
+  } catch (err) {
+    await Promise.all([a.close(), b.close()])
+    throw err
+  }
+}
+
 describe('a peer that dies', () => {
   it('is reported down after the frames it sent before dying, not before', async () => {
     // A long bound: the report must come from node 2's connection to us closing, not from the bound.
     const waitMs = 5_000
-    const [a, b] = (await startCluster(2, () => ({ peerDownInboundWaitMs: waitMs }))) as [
-      WsTransport,
-      WsTransport,
-    ]
-    const events: string[] = []
-    a.onMessages((_from, messages) => {
-      for (const m of messages) events.push(`message ${m.group}`)
-    })
-    a.onPeerDown((peer) => events.push(`down ${peer}`))
+    const { a, fromB, events } = await diesWithFrameUnread(waitMs)
     try {
-      await waitFor('links open', () => connected([a, b]))
-      // Node 1 stops reading the connection node 2 dialed, so node 2's last frame waits unread in
-      // the kernel, as a killed process's last frames can while its other connection's close is seen.
-      const fromB = inboundFrom(a, 2)
-      fromB.pause()
-      b.send([timeoutNow(2, 1, 9)])
-      b.flush()
-      await b.close()
       await waitFor("node 1's own connection to node 2 to close", () => a.stats().peers[0]!.state !== 'open')
       assert.equal(events.join(', '), '', 'nothing reported while a frame from node 2 is unread')
       const resumedAt = performance.now()
@@ -420,6 +433,21 @@ describe('a peer that dies', () => {
         ms < waitMs / 2,
         `reported ${Math.round(ms)} ms after the frame was read: on the close, not the bound`,
       )
+    } finally {
+      await a.close()
+    }
+  })
+
+  it('once reported down at the bound, its connection to us is cut: frames still unread there are never delivered', async () => {
+    // As above, but node 1 reads nothing from node 2's connection until after the bound: the frame
+    // would tell Raft a dead leader is alive again, after the report that it is down.
+    const { a, fromB, events } = await diesWithFrameUnread(200)
+    try {
+      await waitFor('node 1 to report node 2 down at the bound', () => events.includes('down 2'), 5_000)
+      fromB.resume()
+      await waitFor("node 2's connection to node 1 to be closed", () => fromB.readyState === WebSocket.CLOSED)
+      assert.deepEqual(events, ['down 2'], 'the unread frame is dropped with the connection')
+      assert.throws(() => inboundFrom(a, 2), /holds no connection from node 2/)
     } finally {
       await a.close()
     }
