@@ -516,9 +516,11 @@ export class RaftHost {
   }
 
   /**
-   * One line when this node begins a round of campaigning for a group (pre-vote), when it stands
-   * as a candidate, when it wins, and when it learns of another leader: Kafka logs each leader
-   * election too. Compared per dirty group per turn: three fields.
+   * One line when this node begins campaigning for a group (pre-vote), or again after a candidacy
+   * at a new term (a pre-vote round that fails keeps the term and is not told again, so a node cut
+   * off does not log every election timeout), when it stands as a candidate, when it wins, and when
+   * it learns of another leader: Kafka logs each leader election too. Compared per dirty group per
+   * turn: three fields.
    */
   private tellElections(g: Hosted, logger: Logger): void {
     const r = g.raft
