@@ -3,7 +3,9 @@
  * value that is damaged, truncated or stored under the wrong key fails its check:
  *
  *   value     = [crc32c(key ‖ body): u32 BE][body]
- *   entry     body = [term: u64][kind: u8][data]
+ *   entry     body = [term: u64][kind: u8][data]                       (data inline)
+ *             body = [term: u64][kind | 0x80: u8][position: u64][length: u32][crc32c(data): u32]
+ *                                         (data in the key's segment's data file, data-files.ts)
  *   hardState body = [term: u64][vote: u32][commit: u64]
  *   logStart  body = [index: u64][term: u64][voters: u32 n][n × u32][learners: u32 m][m × u32][payload]
  *   termRun   body = [term: u64]
@@ -20,6 +22,9 @@ import { readU64, writeU64 } from './keys.js'
 const CRC_BYTES = 4
 export const ENTRY_HEADER_BYTES = CRC_BYTES + 8 + 1
 const ENTRY_KIND_MAX = 2
+/** Set in an entry's kind byte when its data is in the segment's data file, not in the row. */
+const KIND_IN_FILE = 0x80
+const ENTRY_REF_BYTES = ENTRY_HEADER_BYTES + 8 + 4 + 4
 
 /** The broker's applied state, kept beside the log so a restart resumes from it. */
 export interface AppliedState {
@@ -112,18 +117,73 @@ export function encodeEntryForPut(
   return seal(key, value)
 }
 
-export function decodeEntry(
-  group: GroupId,
+/** Where an entry's data lies in its segment's data file, and its checksum. */
+export interface DataRef {
+  position: number
+  length: number
+  crc: number
+}
+
+/** An entry row read back: its data inline, or where it is in the segment's data file. */
+export type StoredEntry =
+  | { term: number; kind: EntryKind; data: Uint8Array; ref: undefined }
+  | { term: number; kind: EntryKind; data: undefined; ref: DataRef }
+
+/**
+ * The row of an entry whose data is in the segment's data file at `ref`, in the same reused
+ * buffer as {@link encodeEntryForPut}: hand it to `Batch.put` before encoding another entry.
+ */
+export function encodeEntryRefForPut(
   key: Uint8Array,
-  value: Uint8Array,
-  index: number,
-): { term: number; kind: EntryKind; data: Uint8Array } {
+  term: number,
+  kind: EntryKind,
+  ref: DataRef,
+): Uint8Array {
+  const bytes = entryScratch.subarray(0, ENTRY_REF_BYTES)
+  const view = new DataView(bytes.buffer, 0, ENTRY_REF_BYTES)
+  writeU64(view, 4, term)
+  view.setUint8(12, kind | KIND_IN_FILE)
+  writeU64(view, 13, ref.position)
+  view.setUint32(21, ref.length)
+  view.setUint32(25, ref.crc)
+  return seal(key, { bytes, view })
+}
+
+export function decodeEntry(group: GroupId, key: Uint8Array, value: Uint8Array, index: number): StoredEntry {
   const what = `entry ${index}`
   const view = open(group, key, value, what)
   requireLength(group, view, ENTRY_HEADER_BYTES, what)
-  const kind = view.getUint8(12)
-  if (kind > ENTRY_KIND_MAX) throw new CorruptLogError(group, `${what}: unknown kind ${kind}`)
-  return { term: readU64(view, 4), kind: kind as EntryKind, data: viewFrom(value, ENTRY_HEADER_BYTES) }
+  const stored = view.getUint8(12)
+  const kind = stored & ~KIND_IN_FILE
+  if (kind > ENTRY_KIND_MAX) throw new CorruptLogError(group, `${what}: unknown kind ${stored}`)
+  const term = readU64(view, 4)
+  if ((stored & KIND_IN_FILE) === 0)
+    return { term, kind: kind as EntryKind, data: viewFrom(value, ENTRY_HEADER_BYTES), ref: undefined }
+  if (view.byteLength !== ENTRY_REF_BYTES)
+    throw new CorruptLogError(
+      group,
+      `${what}: data reference of ${view.byteLength} bytes, need ${ENTRY_REF_BYTES}`,
+    )
+  const ref = { position: readU64(view, 13), length: view.getUint32(21), crc: view.getUint32(25) }
+  return { term, kind: kind as EntryKind, data: undefined, ref }
+}
+
+/** Checks data read from a data file against its reference; throws CorruptLogError on mismatch. */
+export function checkData(group: GroupId, index: number, ref: DataRef, data: Uint8Array): Uint8Array {
+  if (data.length !== ref.length) {
+    throw new CorruptLogError(
+      group,
+      `entry ${index}: data file holds ${data.length} of its ${ref.length} bytes at ${ref.position}`,
+    )
+  }
+  const computed = crc32c(data)
+  if (computed !== ref.crc) {
+    throw new CorruptLogError(
+      group,
+      `entry ${index}: data checksum mismatch (stored ${hex(ref.crc)}, computed ${hex(computed)})`,
+    )
+  }
+  return data
 }
 
 // ---- hard state -----------------------------------------------------------------------------

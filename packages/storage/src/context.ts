@@ -1,4 +1,5 @@
 import type { ClassicLevel } from 'classic-level'
+import type { DataFiles } from './data-files.js'
 import type { GroupCommit } from './group-commit.js'
 
 export type Db = ClassicLevel<Uint8Array, Uint8Array>
@@ -24,6 +25,12 @@ export interface StoreContext {
   readonly db: Db
   readonly commit: GroupCommit
   readonly limits: GroupLimits
+  /** Where entries' data outside LevelDB is (data-files.ts). */
+  readonly files: DataFiles
+  /** A group began a run in `segment` (its directory row is in the batch now open). */
+  runAdded(segment: number): void
+  /** The deletion of a group's directory row in `segment` is durable. */
+  runRemoved(segment: number): void
   /** Throws if the store is closed or failed. */
   assertWritable(): void
   /** True once LevelDB is closing or closed: background work stops quietly. */

@@ -11,10 +11,14 @@
  * - After a failed batch write, nothing more is written (fail-stop): what is durable is unknown.
  * - Every batch belongs to one segment of the node's key space (keys.ts). A new segment begins
  *   with the first batch after the current one's length (`nextSegmentBytes`) was written into it.
+ * - Entry data past the batch's first `dataInlineBytesMax` bytes goes to the segment's data file
+ *   (data-files.ts), at positions reserved in batch order; a batch carrying such data writes it and
+ *   fdatasyncs the file before its LevelDB batch, so no durable row points at bytes that are not.
  */
 
 import type { GroupId } from '@cairn/raft'
 import type { ChainedBatch, ClassicLevel } from 'classic-level'
+import type { DataFiles } from './data-files.js'
 import { StoreClosedError } from './errors.js'
 import { SEGMENT_MAX } from './keys.js'
 
@@ -33,6 +37,11 @@ export class Batch {
   ops = 0
   /** Someone awaits this batch: write it as soon as nothing is in flight. */
   wanted = false
+  /** Entry data bytes kept in LevelDB rows so far; past `dataInlineBytesMax` data goes to the file. */
+  private inlineBytes = 0
+  /** Entry data for the segment's data file, in position order from `dataPosition`. */
+  private readonly dataParts: Uint8Array[] = []
+  dataBytes = 0
   resolve!: () => void
   reject!: (error: Error) => void
   private readonly chained: ChainedBatch<Db, Uint8Array, Uint8Array>
@@ -42,6 +51,10 @@ export class Batch {
     readonly seq: number,
     /** The segment of the node's key space that the rows a group writes every turn go under. */
     readonly segment: number,
+    /** Where this batch's data begins in the segment's data file. */
+    readonly dataPosition = 0,
+    /** Entry data bytes a batch keeps in LevelDB before it uses the data file. */
+    private readonly dataInlineBytesMax = Number.POSITIVE_INFINITY,
   ) {
     this.chained = db.batch()
     this.durable = new Promise<void>((resolve, reject) => {
@@ -64,8 +77,35 @@ export class Batch {
     this.bytes += key.length
   }
 
-  write(): Promise<void> {
-    return this.chained.write({ sync: true })
+  /**
+   * Whether an entry of `bytes` bytes of data goes into its LevelDB row (true) or the data file:
+   * inline while the batch's inline data stays within `dataInlineBytesMax`, so a small batch
+   * costs one fsync (LevelDB's) and a large one writes most of its bytes once.
+   */
+  keepsInline(bytes: number): boolean {
+    if (bytes === 0 || this.inlineBytes + bytes <= this.dataInlineBytesMax) {
+      this.inlineBytes += bytes
+      return true
+    }
+    return false
+  }
+
+  /** Adds `data` for the data file (not copied: it must not change); returns its position there. */
+  putData(data: Uint8Array): number {
+    const position = this.dataPosition + this.dataBytes
+    this.dataParts.push(data)
+    this.dataBytes += data.byteLength
+    this.bytes += data.byteLength
+    return position
+  }
+
+  /** Writes the data (durable first), then the LevelDB batch with sync. */
+  async write(files?: DataFiles): Promise<void> {
+    if (this.dataParts.length > 0) {
+      if (files === undefined) throw new Error('a batch with data for the data file needs the data files')
+      await files.append(this.segment, this.dataPosition, this.dataParts)
+    }
+    await this.chained.write({ sync: true })
   }
 
   async discard(): Promise<void> {
@@ -96,6 +136,8 @@ export class GroupCommit {
   private segmentTargetBytes: number
   /** The segment of the last batch handed to LevelDB. */
   private writtenSegment: number
+  /** Bytes of the current segment's data file reserved by sealed batches. */
+  private segmentDataBytes = 0
   /** Highest batch sequence number known durable; every lower one is durable too. */
   durableSeq = 0
   readonly stats: GroupCommitStats = { batches: 0, syncs: 0, bytesWritten: 0 }
@@ -108,8 +150,10 @@ export class GroupCommit {
     firstSegment: number,
     /** The length of the next segment, in bytes (≥ 1); asked once per segment. */
     private readonly nextSegmentBytes: () => number,
-    /** Called just before the first batch of a new segment is handed to LevelDB. */
-    private readonly onSegmentStart: () => void = () => {},
+    /** Called just before the first batch of a new segment is handed to LevelDB, with the segment before. */
+    private readonly onSegmentStart: (previous: number) => void = () => {},
+    private readonly files?: DataFiles,
+    private readonly dataInlineBytesMax = Number.POSITIVE_INFINITY,
   ) {
     this.segment = firstSegment
     this.segmentTargetBytes = nextSegmentBytes()
@@ -118,6 +162,11 @@ export class GroupCommit {
 
   get failed(): Error | null {
     return this.failure
+  }
+
+  /** The segment new batches go into. */
+  get currentSegment(): number {
+    return this.segment
   }
 
   /** Bytes written by groups and not yet durable. */
@@ -136,9 +185,16 @@ export class GroupCommit {
           throw new StoreClosedError(`segment numbers exhausted at ${this.segment}`)
         this.segment++
         this.segmentFilledBytes = 0
+        this.segmentDataBytes = 0
         this.segmentTargetBytes = this.nextSegmentBytes()
       }
-      this.open = new Batch(this.db, this.nextSeq++, this.segment)
+      this.open = new Batch(
+        this.db,
+        this.nextSeq++,
+        this.segment,
+        this.segmentDataBytes,
+        this.dataInlineBytesMax,
+      )
     }
     this.open.groups.add(group)
     return this.open
@@ -197,6 +253,7 @@ export class GroupCommit {
   private seal(): void {
     if (this.open === null) return
     this.segmentFilledBytes += this.open.bytes
+    this.segmentDataBytes += this.open.dataBytes
     this.sealed.push(this.open)
     this.open = null
   }
@@ -209,10 +266,11 @@ export class GroupCommit {
     if (next === undefined) return
     this.inFlight = next
     if (next.segment !== this.writtenSegment) {
+      const previous = this.writtenSegment
       this.writtenSegment = next.segment
-      this.onSegmentStart()
+      this.onSegmentStart(previous)
     }
-    next.write().then(
+    next.write(this.files).then(
       () => this.finish(next),
       (error: unknown) => {
         const failure = new StoreClosedError('batch write failed; store stopped', { cause: error })

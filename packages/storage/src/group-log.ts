@@ -8,6 +8,7 @@
  * reads at once, because Raft reads its own appends before they are durable.
  */
 
+import { crc32c } from '@cairn/protocol'
 import {
   type Entry,
   EntryKind,
@@ -20,10 +21,13 @@ import {
 } from '@cairn/raft'
 import {
   type AppliedState,
+  checkData,
+  type DataRef,
   decodeEntry,
   decodeOffsetRow,
   encodeApplied,
   encodeEntryForPut,
+  encodeEntryRefForPut,
   encodeHardState,
   encodeLogStart,
   encodeOffsetRow,
@@ -52,6 +56,19 @@ export interface GroupOptions {
    */
   offsetsOf?: (entry: Entry) => BatchOffsets | undefined
 }
+
+/** Data of an entry that is in a data file, to be read there. */
+interface InFile {
+  entry: Entry
+  segment: number
+  ref: DataRef
+}
+
+const NO_DATA = new Uint8Array(0)
+/** One read from a data file covers entries at most this far apart ... */
+const DATA_READ_GAP_BYTES_MAX = 64 * 1024
+/** ... and at most this many bytes. */
+const DATA_READ_BYTES_MAX = 4 * 1024 * 1024
 
 /** Reads that keep losing races with truncation give up after this many attempts. */
 const READ_ATTEMPTS_MAX = 8
@@ -336,6 +353,7 @@ export class GroupLog implements RaftStorage {
     if (latest?.segment === segment) return
     const run: SegmentRun = { segment, firstIndex: this.last + 1, offsetLo: undefined }
     this.segments.push(run)
+    this.ctx.runAdded(segment)
     this.putRun(batch, run)
     this.putHardState(batch)
   }
@@ -447,7 +465,12 @@ export class GroupLog implements RaftStorage {
 
   private appendOne(batch: Batch, entry: Entry, offsets: BatchOffsets | undefined): void {
     const k = key(batch.segment, this.id, KeyKind.entry, entry.index)
-    batch.put(k, encodeEntryForPut(k, entry.term, entry.kind, entry.data))
+    const { data } = entry
+    if (batch.keepsInline(data.length)) batch.put(k, encodeEntryForPut(k, entry.term, entry.kind, data))
+    else {
+      const ref = { position: batch.putData(data), length: data.length, crc: crc32c(data) }
+      batch.put(k, encodeEntryRefForPut(k, entry.term, entry.kind, ref))
+    }
     if (this.runs.append(entry.index, entry.term)) {
       const runKey = groupKey(this.id, KeyKind.termRun, entry.index)
       batch.put(runKey, encodeTermRun(runKey, entry.term))
@@ -530,7 +553,11 @@ export class GroupLog implements RaftStorage {
       const batch = this.ctx.commit.batchFor(this.id)
       batch.del(key(segment, this.id, KeyKind.segmentRun, 0))
       this.ctx.commit.wrote(batch)
-      void this.ctx.commit.flush().catch(() => {})
+      // Once the row's deletion is durable, the segment's data file may go with its last run.
+      void this.ctx.commit.flush().then(
+        () => this.ctx.runRemoved(segment),
+        () => {},
+      )
     } catch (error) {
       this.noteDamage(error)
     }
@@ -621,6 +648,7 @@ export class GroupLog implements RaftStorage {
     bytesMax: number,
   ): Promise<{ entries: Entry[]; bytes: number }> {
     const entries: Entry[] = []
+    const inFiles: InFile[] = []
     let bytes = 0
     while (lo + entries.length < hi) {
       const from = lo + entries.length
@@ -637,10 +665,15 @@ export class GroupLog implements RaftStorage {
           const rows = await iterator.nextv(SCAN_CHUNK_ROWS)
           if (rows.length === 0) break
           for (const [k, v] of rows) {
-            const entry = this.decodeAt(k, v, lo + entries.length)
-            if (entries.length > 0 && bytes + entry.data.length > bytesMax) return { entries, bytes }
+            const { entry, ref } = this.decodeAt(k, v, lo + entries.length)
+            const length = ref?.length ?? entry.data.length
+            if (entries.length > 0 && bytes + length > bytesMax) {
+              await this.readData(inFiles)
+              return { entries, bytes }
+            }
             entries.push(entry)
-            bytes += entry.data.length
+            if (ref !== undefined) inFiles.push({ entry, segment: span.run.segment, ref })
+            bytes += length
           }
         }
       } finally {
@@ -651,15 +684,50 @@ export class GroupLog implements RaftStorage {
         throw new CorruptLogError(this.id, `entry ${lo + entries.length} is missing`)
     }
     if (entries.length === 0) throw new CorruptLogError(this.id, `entry ${lo} is missing`)
+    await this.readData(inFiles)
     return { entries, bytes }
   }
 
-  private decodeAt(k: Uint8Array, v: Uint8Array, expected: number): Entry {
+  /** An entry row read back; an entry whose data is in a data file has empty data and its `ref`. */
+  private decodeAt(
+    k: Uint8Array,
+    v: Uint8Array,
+    expected: number,
+  ): { entry: Entry; ref: DataRef | undefined } {
     const index = keyNumber(k)
     if (index !== expected)
       throw new CorruptLogError(this.id, `entry ${expected} is missing (next stored: ${index})`)
-    const { term, kind, data } = decodeEntry(this.id, k, v, index)
-    return { index, term, kind, data }
+    const { term, kind, data, ref } = decodeEntry(this.id, k, v, index)
+    return { entry: { index, term, kind, data: data ?? NO_DATA }, ref }
+  }
+
+  /**
+   * Fills in the data of entries stored in data files, checking each against its checksum. Data
+   * that lies close together in a file (one group's entries of one batch are back to back) is read
+   * with one read of at most `DATA_READ_BYTES_MAX`.
+   */
+  private async readData(inFiles: InFile[]): Promise<void> {
+    inFiles.sort((a, b) => a.segment - b.segment || a.ref.position - b.ref.position)
+    for (let i = 0; i < inFiles.length; ) {
+      const first = inFiles[i]!
+      let end = first.ref.position + first.ref.length
+      let j = i + 1
+      for (; j < inFiles.length; j++) {
+        const { segment, ref } = inFiles[j]!
+        const gap = ref.position - end
+        const reach = Math.max(end, ref.position + ref.length)
+        if (segment !== first.segment || gap < 0 || gap > DATA_READ_GAP_BYTES_MAX) break
+        if (reach - first.ref.position > DATA_READ_BYTES_MAX) break
+        end = reach
+      }
+      const span = await this.ctx.files.read(first.segment, first.ref.position, end - first.ref.position)
+      for (const { entry, ref } of inFiles.slice(i, j)) {
+        const at = ref.position - first.ref.position
+        const data = span.subarray(at, Math.min(span.length, at + ref.length))
+        entry.data = checkData(this.id, entry.index, ref, data)
+      }
+      i = j
+    }
   }
 
   private tailOffsetRow(offset: number): OffsetRow | undefined {
@@ -730,13 +798,16 @@ export class GroupLog implements RaftStorage {
           rows.length > 0;
           rows = await iterator.nextv(SCAN_CHUNK_ROWS)
         ) {
+          const inFiles: InFile[] = []
           for (const [k, v] of rows) {
-            const entry = this.decodeAt(k, v, expected)
+            const { entry, ref } = this.decodeAt(k, v, expected)
             this.checkScanned(entry, previousTerm, Math.min(last, end))
+            if (ref !== undefined) inFiles.push({ entry, segment, ref })
             previousTerm = entry.term
-            bytes += entry.data.length
+            bytes += ref?.length ?? entry.data.length
             expected++
           }
+          await this.readData(inFiles)
         }
       } finally {
         await iterator.close()

@@ -55,6 +55,8 @@ export interface Directory {
   groups: Map<GroupId, SegmentRun[] | CorruptLogError>
   /** The highest log segment holding any row, or SEGMENT_MIN - 1 if there is none. */
   segmentMax: number
+  /** Directory rows (runs of any group, live or retired, readable or not) per segment. */
+  runsPerSegment: Map<number, number>
 }
 
 export function emptyHardState(): HardState {
@@ -71,6 +73,7 @@ export function emptyLogStart(): LogStart {
  */
 export async function readDirectory(db: Db): Promise<Directory> {
   const groups = new Map<GroupId, SegmentRun[] | CorruptLogError>()
+  const runsPerSegment = new Map<number, number>()
   let segmentMax = SEGMENT_MIN - 1
   const iterator = db.iterator({ gte: key(SEGMENT_MIN, 0, KeyKind.segmentRun, 0) })
   try {
@@ -79,6 +82,7 @@ export async function readDirectory(db: Db): Promise<Directory> {
       const { segment, group, kind } = keyParts(k)
       segmentMax = Math.max(segmentMax, segment)
       if (kind === KeyKind.segmentRun) {
+        runsPerSegment.set(segment, (runsPerSegment.get(segment) ?? 0) + 1)
         const runs = groups.get(group) ?? []
         if (Array.isArray(runs)) {
           try {
@@ -100,7 +104,7 @@ export async function readDirectory(db: Db): Promise<Directory> {
   } finally {
     await iterator.close()
   }
-  return { groups, segmentMax }
+  return { groups, segmentMax, runsPerSegment }
 }
 
 export async function recover(

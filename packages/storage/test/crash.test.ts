@@ -8,6 +8,8 @@
 
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import { existsSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { ClassicLevel } from 'classic-level'
@@ -144,7 +146,9 @@ async function checkEntries(group: GroupLog, expect: Expectations, reportedLast:
 }
 
 /** How many segments hold a directory row, and the highest segment with any row. */
-async function segmentsHoldingRuns(dir: string): Promise<{ count: number; max: number }> {
+async function segmentsHoldingRuns(
+  dir: string,
+): Promise<{ count: number; max: number; withRuns: Set<number> }> {
   const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' })
   await db.open()
   try {
@@ -153,10 +157,16 @@ async function segmentsHoldingRuns(dir: string): Promise<{ count: number; max: n
     // A loop, not Math.max(...): the store holds tens of thousands of keys.
     let max = 0
     for (const p of parts) max = Math.max(max, p.segment)
-    return { count: withRuns.size, max }
+    return { count: withRuns.size, max, withRuns }
   } finally {
     await db.close()
   }
+}
+
+/** The segments that have a data file in the store at `dir`. */
+function dataFileSegments(dir: string): number[] {
+  const files = join(dir, 'segments')
+  return existsSync(files) ? readdirSync(files).map((name) => Number.parseInt(name, 10)) : []
 }
 
 async function checkStore(dir: string, expect: Expectations): Promise<void> {
@@ -175,6 +185,7 @@ test(`crash consistency: ${KILLS} SIGKILLs of a group-committing writer`, { time
   const expect: Expectations = { reported: new Map(), pinnedTerms: new Map() }
   let reports = 0
   let killsAfterReports = 0
+  let dataFilesMax = 0
   try {
     for (let run = 0; run < KILLS; run++) {
       const child = await runChild(dir.path, run, random)
@@ -182,12 +193,18 @@ test(`crash consistency: ${KILLS} SIGKILLs of a group-committing writer`, { time
       reports += child.killedAfterReports
       if (child.killedAfterReports > 0) killsAfterReports++
       await checkStore(dir.path, expect)
+      dataFilesMax = Math.max(dataFilesMax, dataFileSegments(dir.path).length)
     }
     const segments = await segmentsHoldingRuns(dir.path)
+    const files = dataFileSegments(dir.path)
     console.log(
       `${KILLS} kills, ${killsAfterReports} after some durable report, ${reports} reports checked; ` +
-        `runs in ${segments.count} segments, the highest ${segments.max}`,
+        `runs in ${segments.count} segments, the highest ${segments.max}; up to ${dataFilesMax} data files`,
     )
+    // Entries' data went to data files too (the writer draws where), and none outlived its segment's runs.
+    assert.ok(dataFilesMax > 0, 'some runs wrote data files')
+    const orphans = files.filter((segment) => !segments.withRuns.has(segment))
+    assert.deepEqual(orphans, [], 'data files of segments without runs')
     assert.ok(killsAfterReports >= KILLS / 2, 'most kills should land while the writer is writing')
     // The writer's 16 KiB segments: its logs spread over many runs, so kills landed across them.
     assert.ok(segments.max >= 2 * KILLS && segments.count >= 10, JSON.stringify(segments))

@@ -91,6 +91,8 @@ const optionsArbitrary: fc.Arbitrary<LogStoreOptions> = fc.record({
   deleteBatchRowsMax: fc.constantFrom(1, 4096),
   // 1: every batch opens a new segment, so the group's rows spread over many runs.
   segmentBytes: fc.constantFrom(1, 300, 4 << 20),
+  // 0: every entry's data in the segment's data file; 150: some of a batch's in rows, the rest there.
+  inlineDataBytesMax: fc.constantFrom(0, 150, 64 * 1024),
 })
 
 function emptyModel(): Model {

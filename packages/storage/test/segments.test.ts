@@ -204,7 +204,7 @@ test('a database of another layout is refused with one clear error, and left as 
       (error: Error) =>
         error instanceof StoreFormatError &&
         error.message ===
-          `log store at ${dir.path}: written by an older Cairn (keys of 13 bytes, no format row); this version reads format 2 only: keep the directory for that version, or remove it to start empty`,
+          `log store at ${dir.path}: written by an older Cairn (keys of 13 bytes, no format row); this version reads formats 2 and 3 only: keep the directory for that version, or remove it to start empty`,
     )
     const after = raw()
     await after.open()
@@ -216,12 +216,12 @@ test('a database of another layout is refused with one clear error, and left as 
     // A format row of another version is refused too.
     await after.batch([
       { type: 'del', key: oldKey },
-      { type: 'put', key: key(GROUP_ROWS, 0, KeyKind.storeFormat, 0), value: Uint8Array.from([0, 0, 0, 3]) },
+      { type: 'put', key: key(GROUP_ROWS, 0, KeyKind.storeFormat, 0), value: Uint8Array.from([0, 0, 0, 4]) },
     ])
     await after.close()
     await assert.rejects(
       () => LevelLogStore.open(dir.path),
-      /log store at .*: format 3; this version reads format 2 only/,
+      /log store at .*: format 4; this version reads formats 2 and 3 only/,
     )
   } finally {
     dir.cleanup()
@@ -239,7 +239,7 @@ test('a new store records its format, and opens again', async () => {
       valueEncoding: 'view',
     })
     await db.open()
-    assert.deepEqual([...((await db.get(key(GROUP_ROWS, 0, KeyKind.storeFormat, 0))) ?? [])], [0, 0, 0, 2])
+    assert.deepEqual([...((await db.get(key(GROUP_ROWS, 0, KeyKind.storeFormat, 0))) ?? [])], [0, 0, 0, 3])
     await db.close()
   } finally {
     dir.cleanup()
