@@ -18,6 +18,7 @@ export const BENCH_USAGE = `usage: cairn bench produce|consume|e2e [--topic T] [
                    [--producers 1] [--linger-ms 0] [--batch-size 131072] [--json] [--bootstrap H:P,...]
                    [--partitioner default|round-robin] [--warmup-records 0]   (produce, e2e)
        cairn bench failover [--trials 20] [--graceful] [--partitions 16] [--rate 2000] [--record-size 100]
+                   [--settle-seconds 2]
        cairn bench idle [--partitions 3000] [--seconds 30] [--settle-seconds 5]
    (all: [--json] [--keep-logs]; produce, consume, e2e, failover: [--retry-backoff-ms 20] [--retry-backoff-max-ms 100])
 
@@ -31,7 +32,9 @@ folder) and stops it at the end or on Ctrl-C. It removes that folder unless the 
   e2e       produce and read at once: end-to-end latency (read - intended send time) too
   failover  write to every partition at --rate while the leader of partition 0 is SIGKILLed
             (--graceful: SIGTERM, it hands its leaderships off) and restarted, --trials times:
-            the time until each partition it led takes writes again (the slowest per trial)
+            the time until each partition it led takes writes again (the slowest per trial); the
+            next trial waits until the restarted node is back in every ISR and has been up for
+            --settle-seconds (a node a few hundred ms old is still cold: its first acks are slow)
   idle      a topic of --partitions partitions, RF 3, nothing written: CPU and RSS of each node
 
 Max rate (no --rate): each producer sends as fast as it accepts, with at most --in-flight records
@@ -75,7 +78,7 @@ const ALLOWED: Record<Workload, readonly string[]> = {
   produce: [...THROUGHPUT, 'rate', 'warmup-records'],
   e2e: [...THROUGHPUT, 'rate', 'warmup-records'],
   consume: THROUGHPUT,
-  failover: [...PRODUCING, 'trials', 'graceful', 'rate'],
+  failover: [...PRODUCING, 'trials', 'graceful', 'rate', 'settle-seconds'],
   idle: ['topic', 'partitions', 'seconds', 'settle-seconds', 'json', 'keep-logs'],
 }
 
@@ -241,7 +244,13 @@ export function parseBenchOptions(argv: string[]): BenchOptions | null {
     trials: intOption(values.trials, 'trials', 20, 1, L.trialsMax),
     graceful: values.graceful ?? false,
     seconds: intOption(values.seconds, 'seconds', 30, 1, L.secondsMax),
-    settleSeconds: intOption(values['settle-seconds'], 'settle-seconds', 5, 0, L.secondsMax),
+    settleSeconds: intOption(
+      values['settle-seconds'],
+      'settle-seconds',
+      workload === 'failover' ? 2 : 5,
+      0,
+      L.secondsMax,
+    ),
   }
 }
 

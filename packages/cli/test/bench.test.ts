@@ -123,6 +123,7 @@ describe('cairn bench', () => {
       [['produce', '--retry-backoff-ms', '500', '--retry-backoff-max-ms', '100'], /below --retry-backoff-ms/],
       [['failover', '--bootstrap', '127.0.0.1:9091'], /--bootstrap does not apply to 'cairn bench failover'/],
       [['failover', '--trials', '0'], /--trials wants an integer from 1 to 1000/],
+      [['failover', '--settle-seconds', '3601'], /--settle-seconds wants an integer from 0 to 3600/],
       [['idle', '--rate', '5'], /--rate does not apply to 'cairn bench idle'/],
       [['idle', '--partitions', '10001'], /--partitions wants an integer from 1 to 10000/],
       [['consume', '--rate', '5'], /--rate does not apply to 'cairn bench consume'/],
@@ -238,6 +239,8 @@ describe('cairn bench', () => {
       '3',
       '--rate',
       '600',
+      '--settle-seconds',
+      '1',
       '--json',
       '--keep-logs',
     ])

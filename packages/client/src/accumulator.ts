@@ -9,9 +9,10 @@
  *   may be open, and with idempotence an open batch's baseSequence is `nextSequence`.
  * - Batches are drained from the head only, so they leave in order; a batch that comes back for a
  *   retry goes back in its place, before every younger batch.
- * - While a retried batch is unacknowledged, and (with idempotence) until the producer epoch's
- *   first batch is acknowledged, the partition has at most one batch in flight: that batch is
- *   confirmed before anything behind it goes out.
+ * - With idempotence, until the producer epoch's first batch is acknowledged, and without it while
+ *   a retried batch is unacknowledged, the partition has at most one batch in flight: that batch
+ *   is confirmed before anything behind it goes out. With idempotence, retries are pipelined like
+ *   any batch: the broker's sequence check keeps them in order (see `pipelining`).
  */
 import { recordBatchHeaderBytes } from '@cairn/protocol'
 import { type PendingRecord, ProducerBatch, recordBytesMax } from './batch.js'
@@ -38,7 +39,7 @@ export class PartitionQueue {
   lastAckedBatchId = -1
   /** The last offset of the newest acknowledged batch, −1 if unknown. */
   lastAckedOffset = -1
-  /** Retried batches not yet acknowledged: while any, one batch in flight at a time. */
+  /** Retried batches not yet acknowledged: while any, without idempotence, one batch in flight at a time. */
   retryingBatches = 0
   /** Not sendable until the metadata refresh of this generation has completed. */
   staleUntilGeneration = 0
@@ -203,20 +204,29 @@ export class RecordAccumulator {
   }
 
   private isReady(batch: ProducerBatch, nowMs: number, sendAll: boolean): boolean {
-    if (batch.isRetry) return nowMs >= batch.retryAtMs
+    if (batch.isRetry) return true // past its backoff, or following an older batch (drain)
     return batch.closed || sendAll || nowMs >= batch.createdMs + this.config.lingerMs
   }
 
   /**
-   * Whether the partition may have several batches in flight. Not while a retried batch is
-   * unconfirmed, and, with idempotence, not before the first batch of the producer epoch is
+   * Whether the partition may have several batches in flight.
+   *
+   * With idempotence: once the producer epoch's first batch is confirmed, retries included. The
+   * broker appends one producer's batches of a partition in sequence order only: one whose
+   * predecessor is not in the log is refused as out of order, comes back, and is resent behind it
+   * (`onOutOfOrderSequence`). So after a leader change a partition's retried batches go to the new
+   * leader one after the other without waiting for each other's answers: one round trip for all,
+   * where Kafka's producer spends one per retried batch. Not before the epoch's first batch is
    * confirmed: a broker that has no state for a producer accepts any sequence (Kafka ≥ 2.5 and
    * Cairn do, since retention may have removed the state), so a second batch could land first if
    * the first failed, and the first would then be refused as out of order.
+   *
+   * Without idempotence nothing on the broker orders them: one batch at a time while a retried
+   * batch is unconfirmed, so a retry never lands behind a younger batch (Kafka may reorder here).
    */
   private pipelining(pq: PartitionQueue): boolean {
-    if (pq.retryingBatches > 0) return false
-    return !this.config.idempotent || pq.lastAckedSequence >= 0
+    if (this.config.idempotent) return pq.lastAckedSequence >= 0
+    return pq.retryingBatches === 0
   }
 
   /**
@@ -240,7 +250,9 @@ export class RecordAccumulator {
     for (let k = 0; k < all.length; k++) {
       const pq = all[(this.drainStart + k) % all.length]!
       const head = pq.queue[0]
-      if (head === undefined || (head.isRetry && nowMs < head.retryAtMs)) continue
+      // A retry waits out its backoff unless an older batch of its partition went before it: then
+      // it follows that one at once, pipelined (idempotence only; see `pipelining`).
+      if (head === undefined || (head.isRetry && nowMs < head.retryAtMs && pq.inFlight.length === 0)) continue
       if (pq.staleUntilGeneration > ctx.metadataGeneration) continue
       const inFlightMax = this.pipelining(pq) ? this.config.maxInFlightRequestsPerConnection : 1
       if (pq.inFlight.length >= inFlightMax) continue

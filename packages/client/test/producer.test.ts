@@ -216,7 +216,7 @@ describe('per-partition order under retries', () => {
     )
   })
 
-  it('later batches in flight with the failed one are refused out of order and resent after it', async () => {
+  it('later batches in flight with the failed one are refused out of order and resent after it, pipelined behind it', async () => {
     const { clock, cluster } = setup()
     cluster.responseDelayMs = 20
     const producer = await warmedUp(cluster, clock, { 'linger.ms': 0, 'batch.size': 0 })
@@ -237,14 +237,67 @@ describe('per-partition order under retries', () => {
     assert.deepEqual(values(cluster), ['warm-up', '0', '1', '2', '3', '4'])
     const attempts = cluster.sentBatches().map((b) => b.baseSequence)
     assert.deepEqual(attempts.slice(0, 5), [1, 2, 3, 4, 5])
-    // After the failure: sequence 1 alone, confirmed, then the rest, in order.
+    // After the failure: sequence 1 after its backoff, the rest right behind it, in order, each
+    // without waiting for the answer to the one before (Kafka's producer waits for each).
     assert.deepEqual(attempts.slice(5), [1, 2, 3, 4, 5])
-    const sixth = cluster.calls[5]!
-    assert.equal(sixth.batches.length, 1)
+    const retries = cluster.calls.slice(5)
     assert.ok(
-      cluster.calls[6]!.atMs >= sixth.atMs + cluster.responseDelayMs,
-      'the retry is confirmed before the next goes',
+      retries.every((call) => call.atMs < retries[0]!.atMs + cluster.responseDelayMs),
+      `the retries go out within one round trip: ${retries.map((c) => c.atMs)}`,
     )
+  })
+
+  it('pipelined retries behind a batch that keeps failing are refused out of order until it lands; the log stays in order, once each', async () => {
+    const { clock, cluster } = setup()
+    cluster.responseDelayMs = 20
+    const producer = await warmedUp(cluster, clock, { 'linger.ms': 0, 'batch.size': 0 })
+    let failures = 0
+    cluster.batchFault = (_call, batch) => {
+      if (batch.baseSequence === 1 && failures < 3) {
+        failures++
+        return { errorCode: ErrorCode.NOT_ENOUGH_REPLICAS.code }
+      }
+      return undefined
+    }
+    const sends = Array.from({ length: 5 }, (_, i) =>
+      outcome(producer.send({ topic: 't', messages: [{ value: `${i}` }] })),
+    )
+    await clock.runUntil(() => sends.every((s) => s.done), 10_000)
+    assert.ok(
+      sends.every((s) => s.value !== undefined),
+      'every send succeeds',
+    )
+    assert.equal(failures, 3)
+    assert.deepEqual(values(cluster), ['warm-up', '0', '1', '2', '3', '4'])
+    // Four rounds: the first sends and three retries of sequence 1, each with 2..5 behind it.
+    const attempts = cluster.sentBatches().map((b) => b.baseSequence)
+    assert.deepEqual(attempts, [1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 2, 3, 4, 5])
+  })
+
+  it('a refusal as out of order behind an unconfirmed older batch is not an attempt of its own', async () => {
+    // retries = 1: sequence 2 is refused out of order behind sequence 1, then fails once of its
+    // own. Were the refusal an attempt, that failure would be its third and exceed the retries.
+    const { clock, cluster } = setup()
+    cluster.responseDelayMs = 20
+    const producer = await warmedUp(cluster, clock, { 'linger.ms': 0, 'batch.size': 0, retries: 1 })
+    const sent = new Map<number, number>()
+    cluster.batchFault = (_call, batch) => {
+      const n = (sent.get(batch.baseSequence) ?? 0) + 1
+      sent.set(batch.baseSequence, n)
+      if ((batch.baseSequence === 1 && n === 1) || (batch.baseSequence === 2 && n === 2))
+        return { errorCode: ErrorCode.NOT_ENOUGH_REPLICAS.code }
+      return undefined
+    }
+    const sends = Array.from({ length: 3 }, (_, i) =>
+      outcome(producer.send({ topic: 't', messages: [{ value: `${i}` }] })),
+    )
+    await clock.runUntil(() => sends.every((s) => s.done), 10_000)
+    assert.deepEqual(
+      sends.map((s) => s.error?.message),
+      [undefined, undefined, undefined],
+    )
+    assert.deepEqual(values(cluster), ['warm-up', '0', '1', '2'])
+    assert.equal(sent.get(2), 3, 'sequence 2: refused out of order, failed once, then written')
   })
 
   it("with idempotence, the epoch's first batch is confirmed before a second is sent", async () => {
