@@ -12,7 +12,7 @@ import { readSchedule, run } from './runner.js'
 const USAGE = `usage: npm run jepsen -- run [--nodes 3|5] [--time 60] [--rate 500] [--nemesis LIST|all|none]
                             [--acks all|1] [--idempotence on|off] [--partitions 4] [--seed S]
                             [--schedule FILE] [--out DIR] [--unsafe-test-bug NAME]
-                            [--log-segment-bytes N]
+                            [--log-segment-bytes N] [--inline-data-bytes-max N]
 
 Runs real cairn nodes on 127.0.0.1 under a workload and a nemesis, heals, reads every partition
 and checks the history for Jepsen's Kafka anomalies. Exits 1 when an anomaly the mode forbids
@@ -25,6 +25,8 @@ is found (with acks=all: every one; with acks=1, lost writes are expected and co
             to see the checker catch it
 --log-segment-bytes  the nodes' log segment size (default theirs, 4 MiB; at least 1024): small
             segments put every fault across changes of segment
+--inline-data-bytes-max  the nodes' (default theirs, 64 KiB): 0 puts every record's data in the
+            log store's data files, so every fault lands on that path
 The run writes DIR/history.jsonl, schedule.json, results.json, index.html and node logs.`
 
 function fail(message: string): never {
@@ -56,6 +58,7 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       'unsafe-test-bug': { type: 'string' },
       'log-segment-bytes': { type: 'string' },
+      'inline-data-bytes-max': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -90,6 +93,9 @@ async function main(): Promise<void> {
     ...(bug !== undefined && { unsafeTestBug: bug }),
     ...(values['log-segment-bytes'] !== undefined && {
       logSegmentBytes: int(values['log-segment-bytes'], 'log-segment-bytes', 0, 1024),
+    }),
+    ...(values['inline-data-bytes-max'] !== undefined && {
+      inlineDataBytesMax: int(values['inline-data-bytes-max'], 'inline-data-bytes-max', 0, 0),
     }),
     progress: (line) => process.stderr.write(`jepsen: ${line}\n`),
   })

@@ -47,6 +47,8 @@ export interface ClusterOptions {
   tickMs?: number
   /** the nodes' --log-segment-bytes (their log store's segment size) */
   logSegmentBytes?: number
+  /** the nodes' --inline-data-bytes-max (0: every record's data in the log store's data files) */
+  inlineDataBytesMax?: number
 }
 
 async function freePortRun(count: number, random: () => number): Promise<number> {
@@ -137,6 +139,8 @@ export class Cluster {
       args.push('--raft-peers', raftPeers.join(','))
     }
     if (this.o.logSegmentBytes !== undefined) args.push('--log-segment-bytes', String(this.o.logSegmentBytes))
+    if (this.o.inlineDataBytesMax !== undefined)
+      args.push('--inline-data-bytes-max', String(this.o.inlineDataBytesMax))
     const env: NodeJS.ProcessEnv = { ...process.env }
     if (this.o.unsafeTestBug) {
       args.push('--unsafe-test-bug', this.o.unsafeTestBug)

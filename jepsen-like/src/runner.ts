@@ -31,6 +31,8 @@ export interface RunOptions {
   unsafeTestBug?: string
   /** the nodes' log segment size: small ones make every fault land across segment changes */
   logSegmentBytes?: number
+  /** the nodes' inline data bound: 0 puts every record's data in the log store's data files */
+  inlineDataBytesMax?: number
   progress?: (line: string) => void
 }
 
@@ -117,6 +119,7 @@ export async function run(o: RunOptions): Promise<RunResult> {
     clocks: uses('clock-skew', 'clock-strobe'),
     ...(o.unsafeTestBug !== undefined && { unsafeTestBug: o.unsafeTestBug }),
     ...(o.logSegmentBytes !== undefined && { logSegmentBytes: o.logSegmentBytes }),
+    ...(o.inlineDataBytesMax !== undefined && { inlineDataBytesMax: o.inlineDataBytesMax }),
   })
   for (const id of cluster.ids) cluster.start(id)
   const history = new History(join(o.out, 'history.jsonl'))

@@ -64,6 +64,7 @@ describe('cluster under the clock nemesis', () => {
       proxies: false,
       clocks: true,
       logSegmentBytes: 16_384,
+      inlineDataBytesMax: 0,
     })
     try {
       cluster.start(1)
@@ -77,6 +78,7 @@ describe('cluster under the clock nemesis', () => {
         '16384',
         'the segment size reaches the node',
       )
+      assert.equal(argv[argv.indexOf('--inline-data-bytes-max') + 1], '0', 'so does the inline data bound')
       const port = cluster.base
       const skewed = (expectMs: number) => async () => {
         const t = await nodeNow(port)

@@ -82,6 +82,8 @@ export interface NodeOptions {
   retentionCheckIntervalMs?: number
   /** Kafka's log.segment.bytes, node-wide: the log store's segment size (@cairn/storage's default if unset). */
   logSegmentBytes?: number
+  /** Entry data a group-commit batch keeps in LevelDB rows before the rest goes to the segment's data file. */
+  inlineDataBytesMax?: number
   /** Kafka's leader.imbalance.check.interval.seconds, in ms: how often preferred leaders are restored. */
   leaderBalanceIntervalMs?: number
   /** How often a partition leader checks its reassignments in progress (besides after each membership change). */
@@ -185,6 +187,7 @@ export class CairnNode {
     mkdirSync(options.dataDir, { recursive: true })
     const store = await LevelLogStore.open(join(options.dataDir, 'log'), {
       ...(options.logSegmentBytes !== undefined && { segmentBytes: options.logSegmentBytes }),
+      ...(options.inlineDataBytesMax !== undefined && { inlineDataBytesMax: options.inlineDataBytesMax }),
     })
     const raftPeers = new Map(
       [...options.peers]

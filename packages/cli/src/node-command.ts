@@ -22,6 +22,7 @@ export const NODE_USAGE = `usage: cairn node start --id N --data DIR --listen HO
                         [--replica-lag-time-max-ms 30000] [--retention-check-interval-ms 300000]
                         [--offsets-topic-partitions 16] [--offsets-topic-replication-factor 3]
                         [--group-initial-rebalance-delay-ms 3000] [--log-segment-bytes 4194304]
+                        [--inline-data-bytes-max 65536]
                         [--raft-peers ID@HOST:PORT,...] [--unsafe-test-bug NAME]
 
 Runs one Cairn node in the foreground. --peers lists every node of the cluster (this one too) by
@@ -33,6 +34,8 @@ at the node count), as Kafka's offsets.topic.num.partitions and offsets.topic.re
 The nodes share a cluster secret: --secret-file, or the CAIRN_SECRET environment variable.
 --log-segment-bytes (Kafka's log.segment.bytes, but node-wide): the node's log store starts a new
 segment of its key space, and a new LevelDB table, after this many bytes (at least 1024).
+--inline-data-bytes-max: the record data one group commit keeps in LevelDB; past it, a batch's
+data goes once to the segment's data file (0: all of it; @cairn/storage's README).
 --unsafe-test-bug (${UNSAFE_TEST_BUGS.join(', ')}) switches on a deliberate defect, for testing
 the fault-injection harness only; it is refused unless CAIRN_ALLOW_TEST_BUGS=1.`
 
@@ -59,6 +62,7 @@ export async function nodeCommand(argv: string[]): Promise<void> {
       'offsets-topic-replication-factor': { type: 'string' },
       'group-initial-rebalance-delay-ms': { type: 'string' },
       'log-segment-bytes': { type: 'string' },
+      'inline-data-bytes-max': { type: 'string' },
       'raft-peers': { type: 'string' },
       'unsafe-test-bug': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
@@ -73,6 +77,10 @@ export async function nodeCommand(argv: string[]): Promise<void> {
     values['log-segment-bytes'] === undefined
       ? undefined
       : parseIntOption(values['log-segment-bytes'], 'log-segment-bytes', 0, LOG_SEGMENT_BYTES_MIN)
+  const inlineDataBytesMax =
+    values['inline-data-bytes-max'] === undefined
+      ? undefined
+      : parseIntOption(values['inline-data-bytes-max'], 'inline-data-bytes-max', 0, 0)
   if (!values.data) fail('--data DIR is required')
   if (!values.listen) fail('--listen HOST:PORT is required')
   if (!values.peers) fail('--peers ID@HOST:PORT,... is required')
@@ -119,6 +127,7 @@ export async function nodeCommand(argv: string[]): Promise<void> {
     listenHost: listen.host,
     tickMs: parseIntOption(values['tick-ms'], 'tick-ms', 100, 1),
     ...(logSegmentBytes !== undefined && { logSegmentBytes }),
+    ...(inlineDataBytesMax !== undefined && { inlineDataBytesMax }),
     replicaLagTimeMs: parseIntOption(values['replica-lag-time-max-ms'], 'replica-lag-time-max-ms', 30_000, 1),
     retentionCheckIntervalMs: parseIntOption(
       values['retention-check-interval-ms'],
