@@ -250,14 +250,21 @@ export class RecordAccumulator {
     for (let k = 0; k < all.length; k++) {
       const pq = all[(this.drainStart + k) % all.length]!
       const head = pq.queue[0]
-      // A retry waits out its backoff unless an older batch of its partition went before it: then
-      // it follows that one at once, pipelined (idempotence only; see `pipelining`).
-      if (head === undefined || (head.isRetry && nowMs < head.retryAtMs && pq.inFlight.length === 0)) continue
-      if (pq.staleUntilGeneration > ctx.metadataGeneration) continue
+      if (head === undefined || pq.staleUntilGeneration > ctx.metadataGeneration) continue
       const inFlightMax = this.pipelining(pq) ? this.config.maxInFlightRequestsPerConnection : 1
       if (pq.inFlight.length >= inFlightMax) continue
-      const ready = this.isReady(head, nowMs, ctx.sendAll)
       const nodeId = ctx.leaderFor(pq.topic, pq.partition)
+      // A retry waits out its backoff, unless the newest batch of its partition in flight went to
+      // the node it would go to: it follows that one at once, pipelined (idempotence only, see
+      // `pipelining`). Not after one that went elsewhere: that node refuses it as out of order
+      // until the older batch lands, and it would be resent there round trip after round trip.
+      if (
+        head.isRetry &&
+        nowMs < head.retryAtMs &&
+        !(nodeId !== undefined && pq.inFlight.at(-1)?.sentTo === nodeId)
+      )
+        continue
+      const ready = this.isReady(head, nowMs, ctx.sendAll)
       if (nodeId === undefined) {
         if (ready) this.leaderUnknownTopics.add(pq.topic)
         continue
@@ -278,6 +285,7 @@ export class RecordAccumulator {
       pq.queue.shift()
       this.close(pq, head)
       head.inFlight = true
+      head.sentTo = nodeId
       pq.inFlight.push(head)
       request.batches.push(head)
       requestBytes.set(nodeId, bytes + head.sizeBytes)

@@ -98,6 +98,8 @@ export class ProducerBatch {
   /** The last attempt's error, for the message the send finally rejects with. */
   lastError: string | null = null
   inFlight = false
+  /** The node this batch was last sent to. */
+  sentTo = -1
 
   constructor(
     /** Creation order: within a partition, also sequence order. */

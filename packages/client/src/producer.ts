@@ -882,16 +882,15 @@ export class Producer {
     const error = ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER
     if (batch.baseSequence !== pq.expectedSequence) {
       const detail = `sequence ${batch.baseSequence} arrived before ${pq.expectedSequence}`
-      // Not this batch's failure but the older one's: it does not count as an attempt (the backoff
-      // grows with attempts), and it goes again as soon as the older one has gone before it, or
-      // has landed (accumulator.ts, pipelining).
+      // Not this batch's failure but the older one's: it does not count as an attempt, so its
+      // backoff does not grow. It goes again behind the older one at once when that one is sent
+      // to the same node (accumulator.ts, drain), else after the backoff.
       batch.attempts--
       return this.retryOrFail(
         batch,
         { error, retriable: true, refreshMetadata: false, maybeWritten: false },
         detail,
         now,
-        'at once',
       )
     }
     this.failBatch(

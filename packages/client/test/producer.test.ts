@@ -300,6 +300,41 @@ describe('per-partition order under retries', () => {
     assert.equal(sent.get(2), 3, 'sequence 2: refused out of order, failed once, then written')
   })
 
+  it('a retry refused as out of order by a node other than the one its older batch went to waits out its backoff, not a round trip', async () => {
+    const { clock, cluster } = setup()
+    cluster.responseDelayMs = 10
+    const producer = await warmedUp(cluster, clock, {
+      'linger.ms': 0,
+      'batch.size': 0,
+      'request.timeout.ms': 1000,
+      'retry.backoff.ms': 100,
+    })
+    // Sequence 1 reaches node 1, which never answers (the request times out after 1 s); meanwhile
+    // the leader moves to node 2, which refuses sequence 2 as out of order until 1 is there.
+    let hungAtMs: number | undefined
+    const { sender } = cluster.io
+    cluster.io.sender = (nodeId, batches, options) => {
+      if (hungAtMs === undefined && nodeId === 1 && batches.some((b) => b.baseSequence === 1)) {
+        hungAtMs = clock.now()
+        cluster.leaders.set('t', [2])
+        return new Promise((_, reject) => clock.setTimer(1000, () => reject(new Error('request timed out'))))
+      }
+      return sender(nodeId, batches, options)
+    }
+    const sends = ['0', '1'].map((value) => outcome(producer.send({ topic: 't', messages: [{ value }] })))
+    await clock.runUntil(() => sends.every((s) => s.done), 10_000)
+    assert.ok(
+      sends.every((s) => s.value !== undefined),
+      'both succeed',
+    )
+    assert.deepEqual(values(cluster), ['warm-up', '0', '1'])
+    const whileHung = cluster.calls.filter((c) => c.nodeId === 2 && c.atMs < hungAtMs! + 1000)
+    assert.ok(
+      whileHung.length >= 2 && whileHung.length <= 15,
+      `sequence 2 tried node 2 ${whileHung.length} times in the second sequence 1 hung (one per backoff, not per round trip)`,
+    )
+  })
+
   it("with idempotence, the epoch's first batch is confirmed before a second is sent", async () => {
     const { clock, cluster } = setup()
     cluster.responseDelayMs = 20

@@ -105,14 +105,6 @@ export class DataFiles {
     return this.readers.size
   }
 
-  /** The segments that have a file now, in order (tests, diagnostics). */
-  segmentsOnDisk(): number[] {
-    return readdirSync(this.dir)
-      .map(segmentOfName)
-      .filter((s): s is number => s !== undefined)
-      .sort((a, b) => a - b)
-  }
-
   /**
    * Writes `parts` back to back at `position` of `segment`'s file and makes them durable. The
    * first write into a segment creates its file (truncating a leftover of a crash: no row points

@@ -11,7 +11,7 @@
  * - After a failed batch write, nothing more is written (fail-stop): what is durable is unknown.
  * - Every batch belongs to one segment of the node's key space (keys.ts). A new segment begins
  *   with the first batch after the current one's length (`nextSegmentBytes`) was written into it.
- * - Entry data past the batch's first `dataInlineBytesMax` bytes goes to the segment's data file
+ * - Entry data past the batch's first `inlineDataBytesMax` bytes goes to the segment's data file
  *   (data-files.ts), at positions reserved in batch order; a batch carrying such data writes it and
  *   fdatasyncs the file before its LevelDB batch, so no durable row points at bytes that are not.
  */
@@ -37,7 +37,7 @@ export class Batch {
   ops = 0
   /** Someone awaits this batch: write it as soon as nothing is in flight. */
   wanted = false
-  /** Entry data bytes kept in LevelDB rows so far; past `dataInlineBytesMax` data goes to the file. */
+  /** Entry data bytes kept in LevelDB rows so far; past `inlineDataBytesMax` data goes to the file. */
   private inlineBytes = 0
   /** Entry data for the segment's data file, in position order from `dataPosition`. */
   private readonly dataParts: Uint8Array[] = []
@@ -54,7 +54,7 @@ export class Batch {
     /** Where this batch's data begins in the segment's data file. */
     readonly dataPosition = 0,
     /** Entry data bytes a batch keeps in LevelDB before it uses the data file. */
-    private readonly dataInlineBytesMax = Number.POSITIVE_INFINITY,
+    private readonly inlineDataBytesMax = Number.POSITIVE_INFINITY,
   ) {
     this.chained = db.batch()
     this.durable = new Promise<void>((resolve, reject) => {
@@ -79,11 +79,11 @@ export class Batch {
 
   /**
    * Whether an entry of `bytes` bytes of data goes into its LevelDB row (true) or the data file:
-   * inline while the batch's inline data stays within `dataInlineBytesMax`, so a small batch
+   * inline while the batch's inline data stays within `inlineDataBytesMax`, so a small batch
    * costs one fsync (LevelDB's) and a large one writes most of its bytes once.
    */
   keepsInline(bytes: number): boolean {
-    if (bytes === 0 || this.inlineBytes + bytes <= this.dataInlineBytesMax) {
+    if (bytes === 0 || this.inlineBytes + bytes <= this.inlineDataBytesMax) {
       this.inlineBytes += bytes
       return true
     }
@@ -153,7 +153,7 @@ export class GroupCommit {
     /** Called just before the first batch of a new segment is handed to LevelDB, with the segment before. */
     private readonly onSegmentStart: (previous: number) => void = () => {},
     private readonly files?: DataFiles,
-    private readonly dataInlineBytesMax = Number.POSITIVE_INFINITY,
+    private readonly inlineDataBytesMax = Number.POSITIVE_INFINITY,
   ) {
     this.segment = firstSegment
     this.segmentTargetBytes = nextSegmentBytes()
@@ -193,7 +193,7 @@ export class GroupCommit {
         this.nextSeq++,
         this.segment,
         this.segmentDataBytes,
-        this.dataInlineBytesMax,
+        this.inlineDataBytesMax,
       )
     }
     this.open.groups.add(group)

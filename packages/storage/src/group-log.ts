@@ -720,7 +720,15 @@ export class GroupLog implements RaftStorage {
         if (reach - first.ref.position > DATA_READ_BYTES_MAX) break
         end = reach
       }
-      const span = await this.ctx.files.read(first.segment, first.ref.position, end - first.ref.position)
+      const span = await this.ctx.files
+        .read(first.segment, first.ref.position, end - first.ref.position)
+        .catch((error: unknown) => {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+          throw new CorruptLogError(
+            this.id,
+            `entry ${first.entry.index}: the data file of segment ${first.segment} is missing`,
+          )
+        })
       for (const { entry, ref } of inFiles.slice(i, j)) {
         const at = ref.position - first.ref.position
         const data = span.subarray(at, Math.min(span.length, at + ref.length))

@@ -90,6 +90,7 @@ const DEFAULT_SEGMENT_SPREAD = 0.25
  * it inline and costs one fsync; a larger one pays a second fsync to write most of its bytes once.
  */
 const DEFAULT_INLINE_DATA_BYTES_MAX = 64 * KiB
+/** Data files open for reads at once: a read of an old segment opens its file, and keeps it. */
 const DEFAULT_READ_FILES_OPEN_MAX = 64
 const SEGMENT_SPREAD_MAX = 0.5
 /**

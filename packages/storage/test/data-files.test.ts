@@ -4,7 +4,7 @@
  */
 
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { type Entry, EntryKind } from '@cairn/raft'
@@ -164,8 +164,14 @@ test('data is durable before the rows that point at it: a failed data write writ
   }
 })
 
-test('a data file damaged or cut short damages its group only, with what was wrong', async () => {
-  for (const damage of ['flip', 'truncate'] as const) {
+const EXPECTED = {
+  flip: /group 1: corrupt log: entry 2: data checksum mismatch \(stored 0x[0-9a-f]{8}, computed 0x[0-9a-f]{8}\)/,
+  truncate: /group 1: corrupt log: entry 2: data file holds 2048 of its 4096 bytes at 4096/,
+  remove: /group 1: corrupt log: entry 1: the data file of segment \d+ is missing/,
+}
+
+test('a data file damaged, cut short or missing damages its group only, with what was wrong', async () => {
+  for (const damage of ['flip', 'truncate', 'remove'] as const) {
     const dir = tempDir()
     try {
       await withStore(dir.path, { inlineDataBytesMax: 0, segmentBytes: 1 }, async (store) => {
@@ -183,20 +189,13 @@ test('a data file damaged or cut short damages its group only, with what was wro
         const bytes = readFileSync(path)
         bytes[5 * KiB]! ^= 0x01 // inside group 1's entry 2
         writeFileSync(path, bytes)
-      } else truncateSync(path, 6 * KiB)
+      } else if (damage === 'truncate') truncateSync(path, 6 * KiB)
+      else rmSync(path)
       await withStore(dir.path, {}, async (store) => {
         const one = await store.group(1)
         await assert.rejects(
           () => one.read(1, 5, 1 << 20),
-          (error: Error) =>
-            error instanceof CorruptLogError &&
-            (damage === 'flip'
-              ? /group 1: corrupt log: entry 2: data checksum mismatch \(stored 0x[0-9a-f]{8}, computed 0x[0-9a-f]{8}\)/.test(
-                  error.message,
-                )
-              : /group 1: corrupt log: entry 2: data file holds 2048 of its 4096 bytes at 4096/.test(
-                  error.message,
-                )),
+          (error: Error) => error instanceof CorruptLogError && EXPECTED[damage].test(error.message),
         )
         assert.ok(one.damaged instanceof CorruptLogError, `${damage}: group 1 damaged`)
         const two = await store.group(2)
