@@ -90,7 +90,10 @@ export class ProducerBatch {
   attempts = 0
   /** Retries sent at once to the leader a NOT_LEADER_OR_FOLLOWER answer named (KIP-951). */
   hintedRetries = 0
-  /** Sent again after a failure: its partition sends one batch at a time until it is acknowledged. */
+  /**
+   * Sent again after a failure. Without idempotence its partition sends one batch at a time until
+   * it is acknowledged; with it, retries are pipelined (accumulator.ts, `pipelining`).
+   */
   isRetry = false
   retryAtMs = 0
   /** Some attempt ended without a clear answer: the batch may be in the log already. */

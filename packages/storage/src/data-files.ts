@@ -40,12 +40,12 @@ const fsyncAsync = promisify(fsync)
 const openAsync = promisify(open)
 const unlinkAsync = promisify(unlink)
 
-export const DATA_DIR = 'segments'
+const DATA_DIR = 'segments'
 const SUFFIX = '.data'
 /** Buffers handed to one `writev` call: Linux's IOV_MAX. */
 const IOVECS_PER_WRITE_MAX = 1024
 
-export function dataFileName(segment: number): string {
+function dataFileName(segment: number): string {
   return `${String(segment).padStart(10, '0')}${SUFFIX}`
 }
 
@@ -71,10 +71,17 @@ export interface DataFileStats {
   dataBytesWritten: number
   /** Data files removed because no group had a run in their segment any more. */
   dataFilesRemoved: number
+  /** Removals that failed: the file stays, garbage no row points at; the next open tries again. */
+  dataFileRemoveFailures: number
 }
 
 export class DataFiles {
-  readonly stats: DataFileStats = { dataSyncs: 0, dataBytesWritten: 0, dataFilesRemoved: 0 }
+  readonly stats: DataFileStats = {
+    dataSyncs: 0,
+    dataBytesWritten: 0,
+    dataFilesRemoved: 0,
+    dataFileRemoveFailures: 0,
+  }
   /** The file being appended to: the segment of the last batch that carried data. */
   private writer: { segment: number; fd: number } | null = null
   private readonly readers = new Map<number, Reader>()
@@ -143,7 +150,11 @@ export class DataFiles {
     }
   }
 
-  /** Removes `segment`'s file; reads in flight finish first (an unlinked file stays readable). */
+  /**
+   * Removes `segment`'s file; reads in flight finish first (an unlinked file stays readable).
+   * Never rejects: a file that cannot be removed is counted (`dataFileRemoveFailures`) and left
+   * for the next open to try again; a node neither stops nor refuses to start over garbage.
+   */
   async remove(segment: number): Promise<void> {
     if (this.closed) return
     if (this.writer?.segment === segment) {
@@ -155,9 +166,14 @@ export class DataFiles {
       reader.removed = true
       this.release(segment, reader)
     }
-    await unlinkAsync(join(this.dir, dataFileName(segment))).then(() => {
-      this.stats.dataFilesRemoved++
-    }, ignoreMissing)
+    await unlinkAsync(join(this.dir, dataFileName(segment))).then(
+      () => {
+        this.stats.dataFilesRemoved++
+      },
+      (error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.stats.dataFileRemoveFailures++
+      },
+    )
   }
 
   close(): void {
@@ -226,7 +242,7 @@ export class DataFiles {
       unlinkSync(join(this.dir, dataFileName(segment)))
       this.stats.dataFilesRemoved++
     } catch (error) {
-      ignoreMissing(error)
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.stats.dataFileRemoveFailures++
     }
   }
 
@@ -257,8 +273,4 @@ function skipBytes(parts: Uint8Array[], bytes: number): Uint8Array[] {
   const rest = parts.slice(i)
   if (skip > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(skip)
   return rest
-}
-
-function ignoreMissing(error: unknown): void {
-  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
 }

@@ -4,7 +4,7 @@
  */
 
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { type Entry, EntryKind } from '@cairn/raft'
@@ -247,6 +247,50 @@ test('a data file goes with the last run in its segment; files of live runs stay
         await assertReadsBack(store, 1, bigEntries(1, 7, 2, 1))
       },
     )
+  } finally {
+    dir.cleanup()
+  }
+})
+
+test('a data file that cannot be removed is counted and left for the next open; the store carries on', async () => {
+  const dir = tempDir()
+  try {
+    await withStore(
+      dir.path,
+      { inlineDataBytesMax: 0, segmentBytes: 1, tailCacheBytesMax: 0 },
+      async (store) => {
+        const group = await store.group(1)
+        for (let first = 1; first <= 5; first += 2) {
+          group.write({ entries: bigEntries(1, first, 2, 1) }) // segments A, B, C
+          await store.flush()
+        }
+        // A directory where segment A's file was: unlink refuses it (EISDIR), even for root.
+        const [a] = files(dir.path)
+        const path = join(dir.path, 'segments', `${String(a).padStart(10, '0')}.data`)
+        rmSync(path)
+        mkdirSync(join(path, 'inside'), { recursive: true })
+        group.write({
+          logStart: {
+            index: 2,
+            term: 1,
+            payload: new Uint8Array(),
+            membership: { voters: [1], learners: [] },
+          },
+        })
+        await store.flush()
+        await group.settle()
+        await waitFor(() => store.stats().dataFileRemoveFailures === 1, 'the failed removal counted')
+        assert.equal(store.failed, null)
+        group.write({ entries: bigEntries(1, 7, 2, 1) })
+        await store.flush()
+        await assertReadsBack(store, 1, bigEntries(1, 3, 6, 1))
+      },
+    )
+    // The next open tries again, counts the failure, and opens all the same.
+    await withStore(dir.path, {}, async (store) => {
+      assert.equal(store.stats().dataFileRemoveFailures, 1)
+      await assertReadsBack(store, 1, bigEntries(1, 3, 6, 1))
+    })
   } finally {
     dir.cleanup()
   }
