@@ -186,6 +186,8 @@ test(`crash consistency: ${KILLS} SIGKILLs of a group-committing writer`, { time
   let reports = 0
   let killsAfterReports = 0
   let dataFilesMax = 0
+  /** Segments that held runs after some restart: retention removes runs, so the last look sees few. */
+  const segmentsSeen = new Set<number>()
   try {
     for (let run = 0; run < KILLS; run++) {
       const child = await runChild(dir.path, run, random)
@@ -193,21 +195,30 @@ test(`crash consistency: ${KILLS} SIGKILLs of a group-committing writer`, { time
       reports += child.killedAfterReports
       if (child.killedAfterReports > 0) killsAfterReports++
       await checkStore(dir.path, expect)
-      dataFilesMax = Math.max(dataFilesMax, dataFileSegments(dir.path).length)
+      // After every restart: no data file outlives its segment's runs.
+      const files = dataFileSegments(dir.path)
+      const { withRuns } = await segmentsHoldingRuns(dir.path)
+      for (const segment of withRuns) segmentsSeen.add(segment)
+      const orphans = files.filter((segment) => !withRuns.has(segment))
+      assert.deepEqual(orphans, [], `run ${run}: data files of segments without runs`)
+      dataFilesMax = Math.max(dataFilesMax, files.length)
     }
     const segments = await segmentsHoldingRuns(dir.path)
-    const files = dataFileSegments(dir.path)
     console.log(
       `${KILLS} kills, ${killsAfterReports} after some durable report, ${reports} reports checked; ` +
-        `runs in ${segments.count} segments, the highest ${segments.max}; up to ${dataFilesMax} data files`,
+        `runs in ${segments.count} segments at the end, ${segmentsSeen.size} over the runs, the highest ` +
+        `${segments.max}; up to ${dataFilesMax} data files`,
     )
-    // Entries' data went to data files too (the writer draws where), and none outlived its segment's runs.
+    // Entries' data went to data files too (the writer takes turns at where).
     assert.ok(dataFilesMax > 0, 'some runs wrote data files')
-    const orphans = files.filter((segment) => !segments.withRuns.has(segment))
-    assert.deepEqual(orphans, [], 'data files of segments without runs')
     assert.ok(killsAfterReports >= KILLS / 2, 'most kills should land while the writer is writing')
     // The writer's 16 KiB segments: its logs spread over many runs, so kills landed across them.
-    assert.ok(segments.max >= 2 * KILLS && segments.count >= 10, JSON.stringify(segments))
+    // Counted over the runs: how many still hold runs at the end depends on the last retentions
+    // (7 to 61 seen), and 7 once failed a bound meant for the spread.
+    assert.ok(
+      segments.max >= 2 * KILLS && segmentsSeen.size >= 10,
+      JSON.stringify({ max: segments.max, seen: segmentsSeen.size }),
+    )
   } catch (error) {
     console.log(`crash test failed with CAIRN_SEED=${SEED}`)
     throw error
