@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { createWriteStream, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -32,6 +32,15 @@ export function cairnNodeFlags(bin = CAIRN_BIN): string[] {
 
 /** Debian's faketime package; the multi-threaded build, since node runs threads. */
 export const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1'
+
+/**
+ * The shared-memory objects libfaketime creates for process `pid`. It removes them when the process
+ * exits cleanly, but not after a SIGKILL, which is how the harness stops nodes: the harness removes
+ * them itself, or every run would leave two files per node process in /dev/shm.
+ */
+export function faketimeShmFiles(pid: number): string[] {
+  return [`/dev/shm/faketime_shm_${pid}`, `/dev/shm/sem.faketime_sem_${pid}`]
+}
 const RAFT_PORT_OFFSET = 10_000
 const PORT_ATTEMPTS_MAX = 50
 
@@ -159,6 +168,11 @@ export class Cluster {
     })
     child.stdout?.pipe(log)
     child.stderr?.pipe(log)
+    const pid = child.pid
+    if (this.o.clocks && pid !== undefined)
+      child.once('exit', () => {
+        for (const file of faketimeShmFiles(pid)) rmSync(file, { force: true })
+      })
     this.procs.set(id, child)
   }
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { seededRandom } from '@cairn/client'
-import { Cluster, cairnNodeFlags, LIBFAKETIME } from '../src/cluster.js'
+import { Cluster, cairnNodeFlags, faketimeShmFiles, LIBFAKETIME } from '../src/cluster.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'cairn-jepsen-cluster-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -66,8 +66,10 @@ describe('cluster under the clock nemesis', () => {
       logSegmentBytes: 16_384,
       inlineDataBytesMax: 0,
     })
+    let shmFiles: string[] = []
     try {
       cluster.start(1)
+      shmFiles = faketimeShmFiles(cluster.procs.get(1)!.pid!)
       // The node runs with the V8 flags of the cairn binary's shebang, as `cairn cluster up` starts it.
       const flags = cairnNodeFlags()
       assert.ok(flags.length > 0 && flags.every((f) => f.startsWith('--')), `flags: ${flags}`)
@@ -91,8 +93,11 @@ describe('cluster under the clock nemesis', () => {
       await waitFor('the node two hours behind', skewed(-7_200_000))
       cluster.resetClock(1)
       await waitFor('the node on time again', skewed(0))
+      for (const f of shmFiles) assert.ok(existsSync(f), `libfaketime's ${f} while the node runs`)
     } finally {
       await cluster.stopAll()
     }
+    // stopAll SIGKILLs the node, after which libfaketime cannot remove its files: the harness does.
+    for (const f of shmFiles) assert.ok(!existsSync(f), `${f} is left after the node was killed`)
   })
 })
