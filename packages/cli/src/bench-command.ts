@@ -49,7 +49,10 @@ keys spread, OMB's ROUND_ROBIN keys).
 Latencies: HdrHistogram, 3 significant digits. MB = 10^6 bytes of record values.
 --json ends the output with one JSON line: records_per_s, mb_per_s, p50_ms, p99_ms, p999_ms,
 max_ms (e2e: e2e_p50_ms ...; failover: unavailable_p50_ms, unavailable_p99_ms, trials; idle:
-per node cpu_percent and rss_mb).`
+per node cpu_percent and rss_mb). produce, consume and e2e also give the CPU of the run (of the
+read, for consume): bench_cpu_percent, nodes_cpu_percent (each node process of the local cluster,
+all its threads, % of one core; null with --bootstrap) and cpu_ms_per_mb (all of them together
+per MB), as the summary's CPU columns do.`
 
 const WORKLOADS: readonly Workload[] = ['produce', 'consume', 'e2e', 'failover', 'idle']
 const PRODUCING = [

@@ -4,10 +4,10 @@
  * node process's CPU (utime + stime of /proc/PID/stat over --seconds, in % of one core) and RSS
  * (VmRSS of /proc/PID/status) are sampled while nothing is written.
  */
-import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { createTopic, type Run } from './bench-context.js'
+import { clockTicksPerS, cpuTicks, rssBytes } from './bench-cpu.js'
 import { PROGRESS_INTERVAL_MS, round3, table } from './bench-report.js'
 import type { BenchResult } from './bench-workloads.js'
 
@@ -16,34 +16,7 @@ const PARTITIONS_PER_REQUEST_MAX = 500
 /** Waiting for leaders: a base, and more per partition (thousands of elections on two cores). */
 const LEADERS_WAIT_MS_BASE = 60_000
 const LEADERS_WAIT_MS_PER_PARTITION = 50
-const CLOCK_TICKS_PER_S_DEFAULT = 100
 const MB = 1_000_000
-
-function clockTicksPerS(): number {
-  try {
-    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5000 }).trim())
-    return Number.isSafeInteger(n) && n > 0 ? n : CLOCK_TICKS_PER_S_DEFAULT
-  } catch {
-    return CLOCK_TICKS_PER_S_DEFAULT
-  }
-}
-
-/** utime + stime of a process, in clock ticks. The command name may hold spaces and parentheses: split after the last ')'. */
-export function cpuTicks(stat: string): number {
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  // Fields from the 3rd (state); utime and stime are the 14th and 15th.
-  const utime = Number(fields[14 - 3])
-  const stime = Number(fields[15 - 3])
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error('unreadable /proc/PID/stat')
-  return utime + stime
-}
-
-/** VmRSS in bytes. */
-export function rssBytes(status: string): number {
-  const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status)
-  if (!m) throw new Error('no VmRSS in /proc/PID/status')
-  return Number(m[1]) * 1024
-}
 
 interface Sample {
   atMs: number

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto'
 import type { Cairn, PartitionInfo, Producer } from '@cairn/client'
 import type { Histogram } from 'hdr-histogram-js'
 import { type BenchOptions, createTopic, type Run, waitForLeaders } from './bench-context.js'
+import { type CpuUse, cpuMeter, cpuMsPerMb, nodesCpuCell } from './bench-cpu.js'
 import { ConsumeLoad, LoadGenerator } from './bench-load.js'
 import {
   int,
@@ -109,15 +110,10 @@ async function producersFor(run: Run, topic: string, partitions: PartitionInfo[]
   return producers
 }
 
-/** The bench process's own CPU over a phase, in % of one core: is the tool the bottleneck? */
-function cpuMeter(): () => number {
-  const startMs = performance.now()
-  const start = process.cpuUsage()
-  return () => {
-    const used = process.cpuUsage(start)
-    const ms = performance.now() - startMs
-    return ms > 0 ? ((used.user + used.system) / 1000 / ms) * 100 : 0
-  }
+/** The bench's and (a local cluster) its nodes' CPU from now: is the tool the bottleneck, how busy is the machine? */
+function meterCpu(run: Run): () => CpuUse {
+  const cluster = run.cluster
+  return cpuMeter(cluster ? cluster.ids().map((id) => cluster.pid(id)) : [])
 }
 
 /** Runs the load with a progress line; resolves when every record has its outcome. */
@@ -136,7 +132,7 @@ async function drive(run: Run, label: string, load: LoadGenerator, note?: () => 
   run.onCleanup(() => load.stop())
   const aborted = () => load.stop()
   run.signal.addEventListener('abort', aborted, { once: true })
-  const cpu = cpuMeter()
+  const cpu = meterCpu(run)
   try {
     await load.run()
   } finally {
@@ -144,7 +140,7 @@ async function drive(run: Run, label: string, load: LoadGenerator, note?: () => 
     run.signal.removeEventListener('abort', aborted)
   }
   run.throwIfAborted()
-  return { benchCpuPercent: cpu() }
+  return cpu()
 }
 
 /**
@@ -236,7 +232,7 @@ function produced(
   o: BenchOptions,
   topic: string,
   load: LoadGenerator,
-  benchCpuPercent: number,
+  cpu: CpuUse,
   endToEnd?: { all: Histogram; steady: Histogram },
 ) {
   const whole = stretch(o, load.acked, load.startedMs, load.lastAckMs)
@@ -251,7 +247,8 @@ function produced(
     s.seconds.toFixed(2),
     int(s.perS),
     mbps(s.mbPerS),
-    benchCpuPercent.toFixed(0),
+    cpu.bench.toFixed(0),
+    nodesCpuCell(cpu),
   ]
   const steadyLabel = `after ${int(o.warmupRecords)} warm-up`
   // Rows named for their stretch only when there are two stretches.
@@ -269,7 +266,16 @@ function produced(
   const after = latencies(load.steadyPublish, endToEnd?.steady, steadyLabel)
   return {
     throughput: table([
-      [...(warm ? ['phase'] : []), 'records', 'errors', 'seconds', 'records/s', 'MB/s', 'bench CPU %'],
+      [
+        ...(warm ? ['phase'] : []),
+        'records',
+        'errors',
+        'seconds',
+        'records/s',
+        'MB/s',
+        'bench CPU %',
+        'nodes CPU %',
+      ],
       row('whole run', whole, int(load.failed)),
       ...(warm ? [row(steadyLabel, steady, '-')] : []),
     ]),
@@ -286,8 +292,21 @@ function produced(
       ...stretchJson(warm ? steady : whole, warm ? after.json : all.json),
       ...(warm && { whole_run: stretchJson(whole, all.json) }),
       ...(fixedRate ? latencyJson('send_delay_', sendDelay) : {}),
-      bench_cpu_percent: round3(benchCpuPercent),
+      ...cpuJson(cpu, (load.acked * o.recordSizeBytes) / MB),
     },
+  }
+}
+
+/**
+ * The CPU figures of the --json line, over the whole run: the bench's and each node's % of one core
+ * (null against --bootstrap), and the CPU ms of all of them per MB of record values.
+ */
+function cpuJson(cpu: CpuUse, megabytes: number) {
+  const perMb = cpuMsPerMb(cpu, megabytes)
+  return {
+    bench_cpu_percent: round3(cpu.bench),
+    nodes_cpu_percent: cpu.nodes?.map(round3) ?? null,
+    cpu_ms_per_mb: perMb === null ? null : round3(perMb),
   }
 }
 
@@ -295,8 +314,8 @@ export async function produceWorkload(run: Run): Promise<BenchResult> {
   const o = run.options
   const { topic, partitions } = await prepareTopic(run, run.client())
   const load = new LoadGenerator(await producersFor(run, topic, partitions), loadOptions(o, topic))
-  const { benchCpuPercent } = await drive(run, 'produce', load)
-  const figures = produced(o, topic, load, benchCpuPercent)
+  const cpu = await drive(run, 'produce', load)
+  const figures = produced(o, topic, load, cpu)
   return {
     title: describeRun(o, topic, whereOf(run)),
     tables: [figures.throughput, table([LATENCY_HEADER, ...figures.latencyRows])],
@@ -324,11 +343,11 @@ export async function e2eWorkload(run: Run): Promise<BenchResult> {
   run.onCleanup(() => consume.stop())
   const reading = consume.run()
   reading.catch(() => undefined)
-  const { benchCpuPercent } = await drive(run, 'e2e', load, () => `e2e p99 ${p99(consume.endToEnd)}`)
+  const cpu = await drive(run, 'e2e', load, () => `e2e p99 ${p99(consume.endToEnd)}`)
   // A record that failed may or may not be in the log: wait for the acknowledged ones.
   consume.expected = Math.min(consume.expected, load.acked)
   await readAll(run, consume, reading)
-  const figures = produced(o, topic, load, benchCpuPercent, {
+  const figures = produced(o, topic, load, cpu, {
     all: consume.endToEnd,
     steady: consume.steadyEndToEnd,
   })
@@ -375,13 +394,13 @@ export async function consumeWorkload(run: Run): Promise<BenchResult> {
     latency: consume.fetch,
   }))
   run.onCleanup(stopProgress)
-  const cpu = cpuMeter()
+  const meter = meterCpu(run)
   try {
     await readAll(run, consume, consume.run())
   } finally {
     stopProgress()
   }
-  const benchCpuPercent = cpu()
+  const cpu = meter()
   const seconds = (consume.lastMs - consume.firstMs) / 1000
   const perS = seconds > 0 ? consume.received / seconds : 0
   const mbPerS = seconds > 0 ? consume.bytes / MB / seconds : 0
@@ -402,7 +421,7 @@ export async function consumeWorkload(run: Run): Promise<BenchResult> {
         ],
         ['consume', int(consume.received), '0', seconds.toFixed(2), int(perS), mbps(mbPerS)],
       ]),
-      `catch-up: ${catchup.toFixed(2)}x the rate the records were produced at; bench CPU ${benchCpuPercent.toFixed(0)}% while reading`,
+      `catch-up: ${catchup.toFixed(2)}x the rate the records were produced at; while reading, bench CPU ${cpu.bench.toFixed(0)}%, nodes ${nodesCpuCell(cpu)}%`,
       table([LATENCY_HEADER, latencyRow('fetch (a poll with records)', fetch)]),
     ],
     json: {
@@ -415,7 +434,7 @@ export async function consumeWorkload(run: Run): Promise<BenchResult> {
       ...latencyJson('', fetch),
       produced_records_per_s: round3(producedPerS),
       catchup_ratio: round3(catchup),
-      bench_cpu_percent: round3(benchCpuPercent),
+      ...cpuJson(cpu, consume.bytes / MB),
     },
     failures: load.failed,
     firstError: load.firstError,

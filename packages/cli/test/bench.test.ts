@@ -14,6 +14,7 @@ import { RoundRobinPartitioner } from '@cairn/client'
 import { UsageError } from '../src/args.js'
 import { parseBenchOptions } from '../src/bench-command.js'
 import { benchProducerConfig } from '../src/bench-context.js'
+import { cpuMeter, cpuMsPerMb, nodesCpuCell } from '../src/bench-cpu.js'
 import { NODE_V8_FLAGS } from '../src/v8-flags.js'
 import { BIN, cairn } from './helpers.js'
 
@@ -95,6 +96,16 @@ function assertNumbers(json: Record<string, unknown>, fields: string[]): void {
 }
 
 const LATENCY_FIELDS = ['records_per_s', 'mb_per_s', 'p50_ms', 'p99_ms', 'p999_ms', 'max_ms']
+
+/** The CPU of the run: the bench's, each of the three local nodes', and what a MB cost all of them. */
+function assertCpu(json: Record<string, unknown>): void {
+  assertNumbers(json, ['bench_cpu_percent', 'cpu_ms_per_mb'])
+  const nodes = json.nodes_cpu_percent as number[]
+  assert.equal(nodes.length, 3, `nodes_cpu_percent in ${JSON.stringify(json)}`)
+  // Every node stored the records (RF 3): none can have been idle.
+  for (const p of nodes) assert.ok(p > 0 && p < 200 * 100, `node CPU ${p} %`)
+  assert.ok((json.cpu_ms_per_mb as number) > 0)
+}
 
 describe('cairn bench', () => {
   it("the cairn binary's shebang gives the CLI the nodes' V8 flags", () => {
@@ -183,6 +194,7 @@ describe('cairn bench', () => {
     assert.ok((json.records_per_s as number) > 0)
     assert.ok((json.p50_ms as number) <= (json.p99_ms as number))
     assert.ok((json.p99_ms as number) <= (json.max_ms as number))
+    assertCpu(json)
   })
 
   it('e2e at a fixed rate for ~3 s after a 1 s warm-up, round-robin: publish and end-to-end latencies of both', async () => {
@@ -226,6 +238,7 @@ describe('cairn bench', () => {
   it('consume: the catch-up rate of a backlog', async () => {
     const json = finished(await bench(['consume', '--records', '2000', '--partitions', '4', '--json']))
     assertNumbers(json, [...LATENCY_FIELDS, 'produced_records_per_s', 'catchup_ratio'])
+    assertCpu(json)
     assert.equal(json.records, 2000)
     assert.ok((json.records_per_s as number) > 0)
   })
@@ -373,5 +386,31 @@ describe('cairn bench', () => {
     const dir = clusterDir(r.stderr)
     assert.equal(existsSync(dir), false, `${dir} is removed`)
     assert.deepEqual(processesUsing(dir), [], 'no node process outlives the bench')
+  })
+})
+
+describe('bench CPU figures', () => {
+  it('measure the bench, and each node process given by pid', () => {
+    const meter = cpuMeter([process.pid])
+    const until = performance.now() + 50
+    let spin = 0
+    while (performance.now() < until) spin++
+    const use = meter()
+    assert.ok(spin > 0 && use.seconds >= 0.05, `${use.seconds} s`)
+    assert.ok(use.bench > 10, `the bench spun for 50 ms at ${use.bench} % of a core`)
+    assert.equal(use.nodes?.length, 1)
+    // The same process twice: /proc counts in clock ticks (10 ms), so it sees most of the spin.
+    assert.ok(use.nodes![0]! > 0, `the "node" (this process) at ${use.nodes![0]} %`)
+    assert.equal(cpuMeter([])().nodes, null, 'no node processes (--bootstrap): no node figures')
+  })
+
+  it('per MB and per node', () => {
+    const use = { seconds: 2, bench: 50, nodes: [40, 60, 50] }
+    // 2 s at 200 % of a core is 4,000 ms of CPU, over 8 MB.
+    assert.equal(cpuMsPerMb(use, 8), 500)
+    assert.equal(cpuMsPerMb({ ...use, nodes: null }, 8), null)
+    assert.equal(cpuMsPerMb(use, 0), null)
+    assert.equal(nodesCpuCell(use), '40/60/50')
+    assert.equal(nodesCpuCell({ ...use, nodes: null }), '-')
   })
 })
