@@ -353,6 +353,18 @@ function syncError(errorCode: GroupErrorName): SyncGroupResponse {
   return { errorCode, assignment: noBytes }
 }
 
+/** Stops a member's session timer and answers its waiting JoinGroup and SyncGroup with `error`. */
+function releaseMember(member: Member, error: GroupErrorName): void {
+  member.sessionTimer?.cancel()
+  member.sessionTimer = null
+  const join = member.awaitingJoin
+  const sync = member.awaitingSync
+  member.awaitingJoin = null
+  member.awaitingSync = null
+  join?.(joinError(error, member.memberId))
+  sync?.(syncError(error))
+}
+
 function byTopicPartition(a: { topic: string; partition: number }, b: { topic: string; partition: number }) {
   return a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition
 }
@@ -896,14 +908,7 @@ export class GroupCoordinator {
   }
 
   private removeMember(group: Group, member: Member, error: GroupErrorName): void {
-    member.sessionTimer?.cancel()
-    member.sessionTimer = null
-    const join = member.awaitingJoin
-    const sync = member.awaitingSync
-    member.awaitingJoin = null
-    member.awaitingSync = null
-    join?.(joinError(error, member.memberId))
-    sync?.(syncError(error))
+    releaseMember(member, error)
     group.members.delete(member.memberId)
     group.pendingSyncMembers.delete(member.memberId)
     if (group.leaderId === member.memberId) group.leaderId = group.members.keys().next().value ?? null
@@ -1346,16 +1351,7 @@ export class GroupCoordinator {
     this.cancelSyncTimer(group)
     for (const timer of group.pendingMembers.values()) timer.cancel()
     group.pendingMembers.clear()
-    for (const m of group.members.values()) {
-      m.sessionTimer?.cancel()
-      m.sessionTimer = null
-      const join = m.awaitingJoin
-      const sync = m.awaitingSync
-      m.awaitingJoin = null
-      m.awaitingSync = null
-      join?.(joinError(error, m.memberId))
-      sync?.(syncError(error))
-    }
+    for (const m of group.members.values()) releaseMember(m, error)
   }
 
   private schedule(ms: number, fn: () => void): TimerHandle {
