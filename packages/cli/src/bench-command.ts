@@ -38,7 +38,9 @@ folder) and stops it at the end or on Ctrl-C. It removes that folder unless the 
   idle      a topic of --partitions partitions, RF 3, nothing written: CPU and RSS of each node
 
 Max rate (no --rate): each producer sends as fast as it accepts, with at most --in-flight records
-unacknowledged. Fixed rate (--rate, records/s in total): each record is due at its time, and its
+unacknowledged. The producer defaults are OMB's kafka.yaml (batch.size 128 KiB); for throughput OMB
+uses kafka-throughput.yaml: --batch-size 1048576 --linger-ms 1 (fewer, larger batches cost the
+nodes less per MB). Fixed rate (--rate, records/s in total): each record is due at its time, and its
 latency counts from then, even if it is sent late (corrected for coordinated omission).
 --warmup-records N (Kafka's, KIP-1052): the first N of --records warm the cluster and the bench
 up (JIT, caches, connections); the summary gives the whole run and the steady state after them,
