@@ -8,13 +8,13 @@
 import { parseArgs } from 'node:util'
 import { fail, parseHostPort } from './args.js'
 import { LOCAL_NODES, LocalCluster } from './bench-cluster.js'
-import { BenchAborted, type BenchOptions, Run, type Workload } from './bench-context.js'
+import { BenchAborted, type BenchOptions, defaultInFlight, Run, type Workload } from './bench-context.js'
 import { failoverWorkload } from './bench-failover.js'
 import { idleWorkload } from './bench-idle.js'
 import { type BenchResult, consumeWorkload, e2eWorkload, produceWorkload } from './bench-workloads.js'
 
 export const BENCH_USAGE = `usage: cairn bench produce|consume|e2e [--topic T] [--partitions 16] [--replication-factor 3]
-                   [--acks all] [--record-size 100] [--records 1000000] [--rate R] [--in-flight 100000]
+                   [--acks all] [--record-size 100] [--records 1000000] [--rate R] [--in-flight N]
                    [--producers 1] [--linger-ms 0] [--batch-size 131072] [--json] [--bootstrap H:P,...]
                    [--partitioner default|round-robin] [--warmup-records 0]   (produce, e2e)
        cairn bench failover [--trials 20] [--graceful] [--partitions 16] [--rate 2000] [--record-size 100]
@@ -38,7 +38,8 @@ folder) and stops it at the end or on Ctrl-C. It removes that folder unless the 
   idle      a topic of --partitions partitions, RF 3, nothing written: CPU and RSS of each node
 
 Max rate (no --rate): each producer sends as fast as it accepts, with at most --in-flight records
-unacknowledged. The producer defaults are OMB's kafka.yaml (batch.size 128 KiB); for throughput OMB
+unacknowledged; by default as many as its buffer.memory (32 MiB) holds, at most 100,000, since a
+Kafka producer's send() blocks beyond that. The producer defaults are OMB's kafka.yaml (batch.size 128 KiB); for throughput OMB
 uses kafka-throughput.yaml: --batch-size 1048576 --linger-ms 1 (fewer, larger batches cost the
 nodes less per MB). Fixed rate (--rate, records/s in total): each record is due at its time, and its
 latency counts from then, even if it is sent late (corrected for coordinated omission).
@@ -208,6 +209,13 @@ export function parseBenchOptions(argv: string[]): BenchOptions | null {
     L.retryBackoffMsMax,
   )
   if (retryBackoffMaxMs < retryBackoffMs) fail('--retry-backoff-max-ms is below --retry-backoff-ms')
+  const recordSizeBytes = intOption(
+    values['record-size'],
+    'record-size',
+    100,
+    L.recordSizeBytesMin,
+    L.recordSizeBytesMax,
+  )
   const records = intOption(values.records, 'records', 1_000_000, 1, L.recordsMax)
   const warmupRecords = intOption(values['warmup-records'], 'warmup-records', 0, 0, L.recordsMax)
   if (warmupRecords >= records)
@@ -226,17 +234,17 @@ export function parseBenchOptions(argv: string[]): BenchOptions | null {
     ),
     replicationFactor,
     acks,
-    recordSizeBytes: intOption(
-      values['record-size'],
-      'record-size',
-      100,
-      L.recordSizeBytesMin,
-      L.recordSizeBytesMax,
-    ),
+    recordSizeBytes,
     records,
     warmupRecords,
     ratePerS: intOption(values.rate, 'rate', workload === 'failover' ? 2000 : 0, 1, L.ratePerSMax),
-    inFlightMax: intOption(values['in-flight'], 'in-flight', 100_000, 1, L.inFlightMax),
+    inFlightMax: intOption(
+      values['in-flight'],
+      'in-flight',
+      defaultInFlight(recordSizeBytes),
+      1,
+      L.inFlightMax,
+    ),
     producers: intOption(values.producers, 'producers', 1, 1, L.producersMax),
     json: values.json ?? false,
     keepLogs: values['keep-logs'] ?? false,

@@ -175,6 +175,12 @@ describe('cairn bench', () => {
     assert.equal(parseBenchOptions(['produce', '--help']), null)
     const defaults = parseBenchOptions(['idle'])!
     assert.deepEqual([defaults.partitions, defaults.seconds, defaults.bootstrap], [3000, 30, null])
+    // At most what buffer.memory (32 MiB) holds, as a blocking Kafka send() allows; at most 100,000.
+    const inFlight = (args: string[]) => parseBenchOptions(['produce', ...args])!.inFlightMax
+    assert.equal(inFlight([]), 100_000, '100 B records')
+    assert.equal(inFlight(['--record-size', '1024']), 32_768)
+    assert.equal(inFlight(['--record-size', '1000000']), 33)
+    assert.equal(inFlight(['--record-size', '1024', '--in-flight', '7']), 7, 'given, it is kept')
   })
 
   it("--partitioner round-robin gives the producer Kafka's RoundRobinPartitioner; the default gives none", () => {
