@@ -55,7 +55,8 @@ export const IN_FLIGHT_DEFAULT_MAX = 100_000
  * IN_FLIGHT_DEFAULT_MAX. A Kafka producer's send() blocks once buffer.memory is full, so OMB's
  * producer never has more records pending than that; here send() cannot block, and records beyond
  * it would only wait in the bench as promises, costing it CPU that the nodes on the same cores
- * need (1 KiB at max rate: 32,768 in flight gave 98.7–103.7 MB/s, 100,000 gave 84.1–85.4).
+ * need (1 KiB at max rate with OMB's throughput settings: 6–21 % more MB/s than 100,000 in 3 of 4
+alternating pairs, BENCHMARKS.md).
  */
 export function defaultInFlight(recordSizeBytes: number): number {
   return Math.max(1, Math.min(IN_FLIGHT_DEFAULT_MAX, Math.floor(BENCH_BUFFER_MEMORY_BYTES / recordSizeBytes)))
