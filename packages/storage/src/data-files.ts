@@ -170,9 +170,7 @@ export class DataFiles {
       () => {
         this.stats.dataFilesRemoved++
       },
-      (error: unknown) => {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.stats.dataFileRemoveFailures++
-      },
+      (error: unknown) => this.removeFailed(error),
     )
   }
 
@@ -242,8 +240,13 @@ export class DataFiles {
       unlinkSync(join(this.dir, dataFileName(segment)))
       this.stats.dataFilesRemoved++
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.stats.dataFileRemoveFailures++
+      this.removeFailed(error)
     }
+  }
+
+  /** A file already gone is what removal wanted; any other failure is counted and the file left. */
+  private removeFailed(error: unknown): void {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.stats.dataFileRemoveFailures++
   }
 
   private assertOpen(): void {

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict'
 import { mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { test } from 'node:test'
 import { type Entry, EntryKind } from '@cairn/raft'
 import { ClassicLevel } from 'classic-level'
@@ -49,6 +49,18 @@ async function waitFor(condition: () => boolean, what: string, boundMs = 5000): 
   for (const started = Date.now(); !condition(); ) {
     if (Date.now() - started > boundMs) throw new Error(`${what}: not within ${boundMs} ms`)
     await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/** Where segment `segment`'s data file is: the name is checked as written on disk, not imported. */
+function dataFilePath(path: string, segment: number): string {
+  return join(path, 'segments', `${String(segment).padStart(10, '0')}.data`)
+}
+
+/** A log start at `index` (term 1, a one-voter group): the group discards its entries up to it. */
+function logStartAt(index: number) {
+  return {
+    logStart: { index, term: 1, payload: new Uint8Array(), membership: { voters: [1], learners: [] } },
   }
 }
 
@@ -184,7 +196,7 @@ test('a data file damaged, cut short or missing damages its group only, with wha
         await store.flush()
       })
       const [first] = files(dir.path)
-      const path = join(dir.path, 'segments', `${String(first).padStart(10, '0')}.data`)
+      const path = dataFilePath(dir.path, first!)
       if (damage === 'flip') {
         const bytes = readFileSync(path)
         bytes[5 * KiB]! ^= 0x01 // inside group 1's entry 2
@@ -228,14 +240,7 @@ test('a data file goes with the last run in its segment; files of live runs stay
         const [a, b, c, d] = files(dir.path)
         assert.deepEqual(files(dir.path), [a, b, c, d])
         // Group 1 discards entries 1..6: its runs in A, B and C go. C is kept: D starts at 7.
-        one.write({
-          logStart: {
-            index: 6,
-            term: 1,
-            payload: new Uint8Array(),
-            membership: { voters: [1], learners: [] },
-          },
-        })
+        one.write(logStartAt(6))
         await store.flush()
         await one.settle()
         await store.flush()
@@ -266,17 +271,10 @@ test('a data file that cannot be removed is counted and left for the next open; 
         }
         // A directory where segment A's file was: unlink refuses it (EISDIR), even for root.
         const [a] = files(dir.path)
-        const path = join(dir.path, 'segments', `${String(a).padStart(10, '0')}.data`)
+        const path = dataFilePath(dir.path, a!)
         rmSync(path)
         mkdirSync(join(path, 'inside'), { recursive: true })
-        group.write({
-          logStart: {
-            index: 2,
-            term: 1,
-            payload: new Uint8Array(),
-            membership: { voters: [1], learners: [] },
-          },
-        })
+        group.write(logStartAt(2))
         await store.flush()
         await group.settle()
         await waitFor(() => store.stats().dataFileRemoveFailures === 1, 'the failed removal counted')
@@ -313,7 +311,7 @@ test('at open, data files of segments with no run are removed; other names are l
       await assertReadsBack(store, 1, bigEntries(1, 1, 2, 1))
     })
     assert.deepEqual(readdirSync(join(dir.path, 'segments')).sort(), [
-      `${String(kept[0]).padStart(10, '0')}.data`,
+      basename(dataFilePath(dir.path, kept[0]!)),
       'notes.txt',
     ])
   } finally {
