@@ -15,6 +15,7 @@ import {
   encodeResponse,
   messageBytes,
   type RequestEnvelope,
+  SendBuffers,
 } from '@cairn/protocol'
 import { type WebSocket, WebSocketServer } from 'ws'
 import { handle } from './api-handlers.js'
@@ -50,6 +51,15 @@ interface Load {
   idle: (() => void) | null
 }
 
+/**
+ * What every connection of the server shares: its load, and the buffers answers are packed into
+ * (one pool for all clients, so its bound is the node's, not each connection's).
+ */
+interface Shared {
+  load: Load
+  sendBuffers: SendBuffers
+}
+
 export class ClientApiServer {
   private constructor(
     private readonly http: Server,
@@ -76,12 +86,13 @@ export class ClientApiServer {
       perMessageDeflate: false,
     })
     const load: Load = { inFlight: 0, idle: null }
+    const shared: Shared = { load, sendBuffers: new SendBuffers() }
     wss.on('connection', (ws, req) => {
       if (wss.clients.size > CLIENT_CONNECTIONS_MAX) {
         ws.close(1013, 'too many connections')
         return
       }
-      serve(node, ws, { clientHost: req.socket.remoteAddress ?? '' }, load)
+      serve(node, ws, { clientHost: req.socket.remoteAddress ?? '' }, shared)
     })
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject)
@@ -119,7 +130,8 @@ export class ClientApiServer {
   }
 }
 
-function serve(node: CairnNode, ws: WebSocket, context: RequestContext, load: Load): void {
+function serve(node: CairnNode, ws: WebSocket, context: RequestContext, shared: Shared): void {
+  const { load } = shared
   let inFlight = 0
   let groupWaits = 0
   ws.on('message', (data, isBinary) => {
@@ -138,7 +150,7 @@ function serve(node: CairnNode, ws: WebSocket, context: RequestContext, load: Lo
     inFlight++
     load.inFlight++
     if (waits) groupWaits++
-    respond(node, ws, decoded.value, context)
+    respond(node, ws, decoded.value, context, shared.sendBuffers)
       .catch((err: unknown) => {
         // Our own answer failed its check: a bug here, not the client's. Say so and drop the client.
         node.logger.error(
@@ -160,6 +172,7 @@ async function respond(
   ws: WebSocket,
   request: RequestEnvelope,
   context: RequestContext,
+  sendBuffers: SendBuffers,
 ): Promise<void> {
   const startMs = performance.now()
   let body: ApiResponse<ApiName> | null = null
@@ -180,5 +193,6 @@ async function respond(
     error === null
       ? { id: request.id, error, body }
       : { id: request.id, error, ...(message !== undefined && { message }), body: null }
-  ws.send(encodeResponse(envelope, request.api))
+  const frame = sendBuffers.pack((target) => encodeResponse(envelope, request.api, undefined, target))
+  ws.send(frame.bytes, frame.written)
 }

@@ -341,6 +341,7 @@ export class RecordAccumulator {
 
   private release(pq: PartitionQueue, batch: ProducerBatch): void {
     batch.inFlight = false
+    batch.finish()
     if (batch.isRetry) pq.retryingBatches--
     this.usedBytes -= batch.sizeBytes
     if (this.usedBytes < 0) throw new Error(`buffer accounting went negative: ${this.usedBytes}`)
@@ -400,7 +401,7 @@ export class RecordAccumulator {
           this.fail(batch)
           continue
         }
-        batch.bytes = null
+        batch.forgetBytes()
         batch.baseSequence = pq.nextSequence
         if (batch.closed) pq.nextSequence = incrementSequence(batch.baseSequence, batch.recordCount)
       }

@@ -86,6 +86,12 @@ export class ProducerBatch {
   baseSequence = -1
   /** Encoded once, at the first send; every retry resends these bytes. Null until then (or after a re-stamp). */
   bytes: Uint8Array | null = null
+  /** The pooled buffer `bytes` lies in, until it goes back to its pool. */
+  private buffer: { pool: BatchBuffers; bytes: Uint8Array } | null = null
+  /** Produce requests carrying this batch and not yet answered: their sender may still read `bytes`. */
+  private requestsOut = 0
+  /** Acknowledged or failed for good: `bytes` is never sent again. */
+  private finished = false
   /** Sends so far. */
   attempts = 0
   /** Retries sent at once to the leader a NOT_LEADER_OR_FOLLOWER answer named (KIP-951). */
@@ -129,15 +135,91 @@ export class ProducerBatch {
     this.sizeBytes += bytes
   }
 
-  encode(producerId: bigint, producerEpoch: number): Uint8Array {
-    const bytes = encodeRecordBatch({
-      producerId,
-      producerEpoch,
-      baseSequence: this.baseSequence,
-      records: this.records,
-    })
+  /** Encodes the batch into `bytes`, in a buffer of `pool` when it has one for this size. */
+  encode(producerId: bigint, producerEpoch: number, pool?: BatchBuffers): Uint8Array {
+    if (this.buffer !== null) throw new Error(`batch ${this.id} encoded again before its buffer went back`)
+    const target = pool?.take(this.sizeBytes)
+    const bytes = encodeRecordBatch(
+      { producerId, producerEpoch, baseSequence: this.baseSequence, records: this.records },
+      target,
+    )
+    if (target !== undefined) {
+      if (bytes.buffer === target.buffer) this.buffer = { pool: pool!, bytes: target }
+      else pool!.give(target)
+    }
     if (bytes.length !== this.sizeBytes)
       throw new Error(`batch ${this.id}: encoded ${bytes.length} bytes, sized ${this.sizeBytes}`)
+    this.bytes = bytes
     return bytes
+  }
+
+  /** Handed to the sender in a produce request. */
+  sent(): void {
+    this.requestsOut++
+  }
+
+  /** A request that carried it was answered, or failed: its sender no longer reads `bytes`. */
+  answered(): void {
+    if (this.requestsOut <= 0) throw new Error(`batch ${this.id} answered more often than sent`)
+    this.requestsOut--
+    this.releaseBuffer()
+  }
+
+  /** Acknowledged, or failed for good. */
+  finish(): void {
+    this.finished = true
+    this.releaseBuffer()
+  }
+
+  /** New sequence numbers (an epoch bump): encoded again at the next send. */
+  forgetBytes(): void {
+    if (this.requestsOut > 0) throw new Error(`batch ${this.id} re-stamped while a request carries it`)
+    this.bytes = null
+    this.releaseBuffer()
+  }
+
+  /** The buffer goes back once nothing will send `bytes` again and no sender still reads them. */
+  private releaseBuffer(): void {
+    if (this.buffer === null || this.requestsOut > 0 || (!this.finished && this.bytes !== null)) return
+    this.buffer.pool.give(this.buffer.bytes)
+    this.buffer = null
+  }
+}
+
+/** Free pooled buffers a producer keeps, at most (and never more than buffer.memory holds). */
+export const BATCH_BUFFERS_FREE_MAX = 16
+
+/**
+ * Buffers of `batch.size` bytes that batches are encoded into and that come back once the batch
+ * is acknowledged or failed, as Kafka's BufferPool. V8 runs a scavenge for every 32 MiB of fresh
+ * ArrayBuffers, and each one copies the records still in flight; at 100 MB/s a buffer per batch
+ * meant a scavenge every ~300 ms for that alone (BENCHMARKS.md, issue 8). A batch of less than half
+ * of `batch.size`, or more, gets a buffer of its own: a pooled one would hold memory it does not use.
+ */
+export class BatchBuffers {
+  private readonly free: Uint8Array[] = []
+  private readonly freeMax: number
+
+  constructor(
+    readonly bufferBytes: number,
+    bufferMemoryBytes: number,
+  ) {
+    this.freeMax = Math.min(BATCH_BUFFERS_FREE_MAX, Math.floor(bufferMemoryBytes / bufferBytes))
+  }
+
+  /** Buffers waiting to be used again. */
+  get freeCount(): number {
+    return this.free.length
+  }
+
+  /** A buffer for a batch of `sizeBytes`, or undefined if that size is not pooled. */
+  take(sizeBytes: number): Uint8Array | undefined {
+    if (sizeBytes > this.bufferBytes || sizeBytes * 2 < this.bufferBytes) return undefined
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.bufferBytes)
+  }
+
+  /** Nothing reads `buffer` any more. */
+  give(buffer: Uint8Array): void {
+    if (buffer.length === this.bufferBytes && this.free.length < this.freeMax) this.free.push(buffer)
   }
 }

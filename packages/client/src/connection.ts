@@ -10,6 +10,7 @@ import {
   decodeResponseById,
   encodeRequest,
   messageBytes,
+  SendBuffers,
 } from '@cairn/protocol'
 import WebSocket from 'ws'
 import { CairnError, NetworkError } from './errors.js'
@@ -43,6 +44,8 @@ interface Pending {
 export class Connection {
   private nextId = 1
   private readonly pending = new Map<number, Pending>()
+  /** Requests are packed into these and handed back once written: no new buffer per produce. */
+  private readonly sendBuffers = new SendBuffers()
   private closedError: Error | null = null
 
   private constructor(
@@ -100,6 +103,8 @@ export class Connection {
     const id = this.nextId
     this.nextId = this.nextId >= 0xffff_fffe ? 1 : this.nextId + 1
     return new Promise((resolve, reject) => {
+      // First, so a request that does not encode leaves no timer and no pending entry behind.
+      const frame = this.sendBuffers.pack((target) => encodeRequest({ id, api, body }, undefined, target))
       const timer = setTimeout(() => {
         this.pending.delete(id)
         reject(
@@ -107,7 +112,8 @@ export class Connection {
         )
       }, timeoutMs)
       this.pending.set(id, { api, resolve: resolve as (b: unknown) => void, reject, timer })
-      this.ws.send(encodeRequest({ id, api, body }), (err) => {
+      this.ws.send(frame.bytes, (err) => {
+        frame.written()
         if (err) this.settle(id, new NetworkError(`${api} to ${this.address}: ${err.message}`))
       })
     })
@@ -118,7 +124,8 @@ export class Connection {
     if (this.closedError) throw this.closedError
     const id = this.nextId
     this.nextId = this.nextId >= 0xffff_fffe ? 1 : this.nextId + 1
-    this.ws.send(encodeRequest({ id, api, body }))
+    const frame = this.sendBuffers.pack((target) => encodeRequest({ id, api, body }, undefined, target))
+    this.ws.send(frame.bytes, frame.written)
   }
 
   close(): void {

@@ -36,6 +36,8 @@ export {
   roundRobinAssignor,
 } from './assignors.js'
 export {
+  BATCH_BUFFERS_FREE_MAX,
+  BatchBuffers,
   type PendingRecord,
   ProducerBatch,
   type RecordMetadata,

@@ -14,6 +14,7 @@ import { ErrorCode, type KafkaError, type RecordHeader } from '@cairn/protocol'
 import { type DrainedRequest, RecordAccumulator } from './accumulator.js'
 import { AppendQueue } from './append-queue.js'
 import {
+  BatchBuffers,
   type PendingRecord,
   type ProducerBatch,
   type RecordMetadata,
@@ -49,7 +50,11 @@ import { noProducerId, type ProducerIdAndEpoch } from './sequence.js'
 
 // ---- What the network layer implements
 
-/** One batch of a produce request. `bytes` is a complete RecordBatch v2, base offset 0. */
+/**
+ * One batch of a produce request. `bytes` is a complete RecordBatch v2, base offset 0. The sender
+ * may read `bytes` until the promise it returned settles, and no longer: the producer encodes
+ * later batches into the same buffer then. A sender that keeps them copies them.
+ */
 export interface ProduceBatch {
   topic: string
   partition: number
@@ -310,6 +315,8 @@ function knownPartitions(partitionCount: number | undefined): partitionCount is 
 export class Producer {
   readonly config: ResolvedProducerConfig
   private readonly accumulator: RecordAccumulator
+  /** Buffers of batch.size that full batches are encoded into, used again once acknowledged. */
+  private readonly batchBuffers: BatchBuffers
   private readonly partitioner: Partitioner
   private readonly clock: Clock
   private readonly random: () => number
@@ -369,6 +376,7 @@ export class Producer {
       deliveryTimeoutMs: this.config.deliveryTimeoutMs,
       idempotent: this.config.idempotent,
     })
+    this.batchBuffers = new BatchBuffers(this.config.batchSizeBytes, this.config.bufferMemoryBytes)
   }
 
   /** The producer id and epoch in use; null until an idempotent producer has one. */
@@ -803,8 +811,9 @@ export class Producer {
 
   private dispatch(request: DrainedRequest, id: ProducerIdAndEpoch): void {
     const batches = request.batches.map((batch): ProduceBatch => {
-      batch.bytes ??= batch.encode(id.producerId, id.producerEpoch)
+      batch.bytes ??= batch.encode(id.producerId, id.producerEpoch, this.batchBuffers)
       batch.attempts++
+      batch.sent()
       const { topic, partition, bytes, recordCount, baseSequence } = batch
       return { topic, partition, bytes, recordCount, baseSequence }
     })
@@ -817,6 +826,7 @@ export class Producer {
 
   private onResponse(request: DrainedRequest, results: readonly ProduceBatchResult[]): void {
     this.accumulator.requestDone(request.nodeId)
+    for (const batch of request.batches) batch.answered()
     const now = this.clock.now()
     for (const [i, batch] of request.batches.entries()) {
       if (!batch.inFlight) continue // failed meanwhile (close timeout)
@@ -836,6 +846,7 @@ export class Producer {
 
   private onRequestFailed(request: DrainedRequest, e: unknown): void {
     this.accumulator.requestDone(request.nodeId)
+    for (const batch of request.batches) batch.answered()
     const now = this.clock.now()
     const disposition = classifyProduceError(networkExceptionError.code)
     for (const batch of request.batches)

@@ -4,8 +4,11 @@ import { decodeRecords, recordBatchHeaderBytes } from '@cairn/protocol'
 import fc from 'fast-check'
 import {
   type AccumulatorConfig,
+  BATCH_BUFFERS_FREE_MAX,
+  BatchBuffers,
   incrementSequence,
   type PendingRecord,
+  ProducerBatch,
   RecordAccumulator,
   type RecordOwner,
   recordFixedBytes,
@@ -369,6 +372,66 @@ describe('buffer accounting', () => {
     assert.ok(acc.hasRoomFor(r.fixedBytes))
     acc.append('t', 0, r, 0, false)
     assert.ok(!acc.hasRoomFor(r.fixedBytes))
+  })
+})
+
+describe('batch buffers', () => {
+  it('pools only batches of half to all of batch.size, and keeps at most what buffer.memory holds', () => {
+    const pool = new BatchBuffers(1000, 3500)
+    assert.equal(pool.take(499), undefined, 'less than half: a buffer of its own')
+    assert.equal(pool.take(1001), undefined, 'larger than batch.size: a buffer of its own')
+    const taken = [pool.take(500), pool.take(1000), pool.take(700), pool.take(800)]
+    for (const buffer of taken) assert.equal(buffer?.length, 1000)
+    for (const buffer of taken) pool.give(buffer!)
+    assert.equal(pool.freeCount, 3, 'buffer.memory holds 3 buffers of batch.size')
+    assert.equal(pool.take(600), taken[2], 'the last given back is used again')
+    const many = new BatchBuffers(10, 1 << 20)
+    const out = Array.from({ length: BATCH_BUFFERS_FREE_MAX + 5 }, () => many.take(10)!)
+    for (const buffer of out) many.give(buffer)
+    assert.equal(many.freeCount, BATCH_BUFFERS_FREE_MAX)
+  })
+
+  function fullBatch(pool: BatchBuffers): ProducerBatch {
+    const batch = new ProducerBatch(1, 't', 0, 0)
+    for (let i = 0; i < 10; i++) {
+      const r = record(`value ${i}`)
+      batch.append(r, batch.bytesFor(r))
+    }
+    assert.ok(batch.sizeBytes <= pool.bufferBytes && batch.sizeBytes * 2 >= pool.bufferBytes, 'a pooled size')
+    return batch
+  }
+
+  it('a batch gives its buffer back only when acknowledged and no request still carries it', () => {
+    const pool = new BatchBuffers(256, 1 << 20)
+    const batch = fullBatch(pool)
+    const bytes = batch.encode(7n, 0, pool)
+    const decoded = decodeRecords(bytes)
+    assert.ok(decoded.ok)
+    assert.equal(decoded.value.records.length, 10)
+    batch.sent()
+    batch.answered()
+    assert.equal(pool.freeCount, 0, 'answered but not acknowledged: a retry sends these bytes again')
+    batch.sent()
+    batch.finish()
+    assert.equal(pool.freeCount, 0, 'acknowledged while a request still carries it')
+    batch.answered()
+    assert.equal(pool.freeCount, 1)
+    assert.throws(() => batch.answered(), /answered more often than sent/)
+  })
+
+  it('a re-stamped batch gives its buffer back and is encoded again', () => {
+    const pool = new BatchBuffers(256, 1 << 20)
+    const batch = fullBatch(pool)
+    batch.encode(7n, 0, pool)
+    batch.sent()
+    assert.throws(() => batch.forgetBytes(), /re-stamped while a request carries it/)
+    batch.answered()
+    batch.forgetBytes()
+    assert.equal(batch.bytes, null)
+    assert.equal(pool.freeCount, 1)
+    const again = batch.encode(7n, 1, pool)
+    assert.equal(pool.freeCount, 0, 'encoded into the buffer it gave back')
+    assert.ok(decodeRecords(again).ok)
   })
 })
 

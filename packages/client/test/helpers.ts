@@ -5,6 +5,7 @@
  * answered with their original offsets, gaps with OUT_OF_ORDER_SEQUENCE_NUMBER) — with hooks to
  * inject faults.
  */
+import assert from 'node:assert/strict'
 import {
   type BatchHeader,
   type DecodedBatch,
@@ -162,12 +163,24 @@ export class FakeCluster {
     batches: ProduceBatch[],
     options: ProduceOptions,
   ): Promise<ProduceBatchResult[]> {
+    // The producer may encode other batches into these bytes once this call settles (ProduceBatch):
+    // what the broker keeps to inspect later is a copy.
+    const sent = batches
+    if (this.recording) batches = batches.map((b) => ({ ...b, bytes: new Uint8Array(b.bytes) }))
     const call: ProduceCall = { nodeId, batches, options, atMs: this.clock.now(), n: this.calls.length }
     if (this.recording) this.calls.push(call)
     const fault = this.requestFault(call)
     return new Promise((resolve, reject) => {
       if (!this.answering) return
       const answer = () => {
+        // Until this call settles the producer must leave the bytes it sent as they were.
+        if (this.recording)
+          for (const [i, b] of sent.entries())
+            assert.deepEqual(
+              new Uint8Array(b.bytes),
+              batches[i]!.bytes,
+              `call ${call.n}: batch ${i} changed before its answer`,
+            )
         if (fault === 'drop-request') return reject(new Error('connection reset'))
         const results = batches.map((b, i) => this.appendBatch(call, b, i))
         if (fault === 'drop-response') return reject(new Error('request timed out'))

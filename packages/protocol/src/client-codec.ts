@@ -35,6 +35,7 @@ import type {
 import { membersMax } from './limits.js'
 import { scanMsgpack } from './msgpack-scan.js'
 import { fail, ok, type Result } from './result.js'
+import { packInto } from './send-buffers.js'
 import { describe, isPlainObject, validateNodeIds } from './validate.js'
 
 // ---- Limits ----------------------------------------------------------------------------------
@@ -749,36 +750,40 @@ function project(s: Node, x: unknown): unknown {
   }
 }
 
-function pack(wire: unknown, bytesMax: number, what: string): Uint8Array {
-  const bytes = packr.pack(wire)
+function pack(wire: unknown, bytesMax: number, what: string, target: Uint8Array | undefined): Uint8Array {
+  const bytes = packInto(packr, wire, target)
   if (bytes.length > bytesMax) throw new RangeError(`${what}: ${bytes.length} bytes exceed ${bytesMax}`)
   return bytes
 }
 
 /**
  * Encode a request. Throws a TypeError naming the field when the envelope is not one the broker
- * would accept, and a RangeError when it encodes to more than `limits.requestBytesMax`.
+ * would accept, and a RangeError when it encodes to more than `limits.requestBytesMax`. With
+ * `target` (from a SendBuffers, send-buffers.ts) the request is packed into it if it fits.
  */
 export function encodeRequest(
   envelope: RequestEnvelope,
   limits: Readonly<ClientLimits> = defaultClientLimits,
+  target?: Uint8Array,
 ): Uint8Array {
   const { id, api, body } = envelope
   if (!isApiName(api)) throw new TypeError(`encodeRequest: request.api: unknown api ${describe(api)}`)
   const wire = { id, api, body: project(requestSchemas[api], body) }
   const error = requestProblem(wire, limits)
   if (error) throw new TypeError(`encodeRequest: ${error}`)
-  return pack(wire, limits.requestBytesMax, 'encodeRequest')
+  return pack(wire, limits.requestBytesMax, 'encodeRequest', target)
 }
 
 /**
  * Encode a response. Throws a TypeError naming the field when the client would refuse it, and a
  * RangeError when it encodes to more than `limits.responseBytesMax`. The api is the request's.
+ * With `target` (from a SendBuffers) the response is packed into it if it fits.
  */
 export function encodeResponse<A extends ApiName>(
   envelope: ResponseEnvelope<A>,
   api?: A,
   limits: Readonly<ClientLimits> = defaultClientLimits,
+  target?: Uint8Array,
 ): Uint8Array {
   if (api !== undefined && !isApiName(api)) {
     throw new TypeError(`encodeResponse: unknown api ${describe(api)}`)
@@ -790,7 +795,7 @@ export function encodeResponse<A extends ApiName>(
   wire.body = body === null || api === undefined ? body : project(responseSchemas[api], body)
   const refused = responseProblem(wire, api, limits)
   if (refused) throw new TypeError(`encodeResponse: ${refused}`)
-  return pack(wire, limits.responseBytesMax, 'encodeResponse')
+  return pack(wire, limits.responseBytesMax, 'encodeResponse', target)
 }
 
 // ---- Decoding ----------------------------------------------------------------------------------

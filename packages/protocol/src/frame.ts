@@ -40,6 +40,7 @@ import {
 import { scanMsgpack } from './msgpack-scan.js'
 import type { Heartbeat, HeartbeatResponse, NodeId, RaftMessage } from './raft-messages.js'
 import { fail, ok, type Result } from './result.js'
+import { packInto } from './send-buffers.js'
 import { describe } from './validate.js'
 import { fromWire, toWire, type WireMessage } from './wire-messages.js'
 
@@ -72,9 +73,10 @@ const unpackr = new Unpackr({
 
 /**
  * Encode a frame. Throws only on a programming error: a message whose from/to differ from the
- * frame's. The caller keeps frames within frameBytesMax using {@link estimateMessageBytes}.
+ * frame's. The caller keeps frames within frameBytesMax using {@link estimateMessageBytes}. With
+ * `target` (from a SendBuffers, send-buffers.ts) the frame is packed into it if it fits.
  */
-export function encodeFrame(frame: Frame): Uint8Array {
+export function encodeFrame(frame: Frame, target?: Uint8Array): Uint8Array {
   const { from, to, messages } = frame
   const others: WireMessage[] = []
   const heartbeats: Heartbeat[] = []
@@ -95,7 +97,7 @@ export function encodeFrame(frame: Frame): Uint8Array {
     heartbeats.length > 0 ? packHeartbeats(heartbeats) : null,
     responses.length > 0 ? packHeartbeatResponses(responses) : null,
   ]
-  return packr.pack(wire)
+  return packInto(packr, wire, target)
 }
 
 function isNodeId(x: unknown): x is number {

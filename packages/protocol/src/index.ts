@@ -81,6 +81,14 @@ export {
 } from './record-batch.js'
 export { fail, ok, type Result } from './result.js'
 export {
+  defaultSendBufferLimits,
+  type PackedFrame,
+  packInto,
+  type SendBufferLimits,
+  type SendBufferStats,
+  SendBuffers,
+} from './send-buffers.js'
+export {
   raftMessageTypes,
   validateLogStart,
   validateMembership,

@@ -261,9 +261,10 @@ function checkInput(input: RecordBatchInput): void {
  * timestamp. One pass sizes every record, the second writes into a single buffer. Throws a
  * RangeError on input the format cannot carry (no records, a field out of its range, a timestamp
  * that is not a safe integer); it does not apply batchBytesMax, which is the producer's to check
- * against the result's length.
+ * against the result's length. With a `target` at least as long as the batch, the batch is written
+ * into its start (a producer's pooled buffer) and the result is a view of it.
  */
-export function encodeRecordBatch(input: RecordBatchInput): Uint8Array {
+export function encodeRecordBatch(input: RecordBatchInput, target?: Uint8Array): Uint8Array {
   checkInput(input)
   const { records } = input
   const count = records.length
@@ -302,7 +303,9 @@ export function encodeRecordBatch(input: RecordBatchInput): Uint8Array {
   if (total - recordBatchLogOverheadBytes > 0x7fff_ffff)
     throw new RangeError(`encodeRecordBatch: ${total} bytes do not fit batchLength`)
 
-  const out = new Uint8Array(total)
+  // Every byte is written below, so a reused target needs no zeroing.
+  const out =
+    target !== undefined && target.length >= total ? target.subarray(0, total) : new Uint8Array(total)
   const view = viewOf(out)
   setSafeInt64(view, at.baseOffset, baseOffset)
   view.setInt32(at.batchLength, total - recordBatchLogOverheadBytes)

@@ -22,7 +22,7 @@ import { fcOptions, seed } from './seed.js'
 const packr = new Packr({ useRecords: false })
 const rawUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true })
 
-const pool: Uint8Array[] = fc.sample(frameArb, { seed, numRuns: 512 }).map(encodeFrame)
+const pool: Uint8Array[] = fc.sample(frameArb, { seed, numRuns: 512 }).map((frame) => encodeFrame(frame))
 const poolIndexArb = fc.nat(pool.length - 1)
 
 const stats = { runs: 0, accepted: 0, rejected: 0 }

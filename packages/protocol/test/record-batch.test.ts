@@ -556,7 +556,7 @@ describe('RecordBatch v2 round trips', () => {
   it('finds every batch of a concatenation, at any offset and in a view with a byteOffset', () => {
     fc.assert(
       fc.property(fc.array(batchInputArb, { minLength: 1, maxLength: 4 }), fc.nat(7), (inputs, pad) => {
-        const batches = inputs.map(encodeRecordBatch)
+        const batches = inputs.map((input) => encodeRecordBatch(input))
         const total = batches.reduce((n, b) => n + b.length, 0)
         const backing = new Uint8Array(pad + total + 3)
         const all = backing.subarray(pad, pad + total)
@@ -958,7 +958,9 @@ describe('defects are refused with a reason', () => {
 
 // ---- Garbage: random and mutated inputs must never make a reader throw
 
-const pool: Uint8Array[] = fc.sample(batchInputArb, { seed, numRuns: 256 }).map(encodeRecordBatch)
+const pool: Uint8Array[] = fc
+  .sample(batchInputArb, { seed, numRuns: 256 })
+  .map((input) => encodeRecordBatch(input))
 const poolIndexArb = fc.nat(pool.length - 1)
 
 type Mutation =

@@ -7,7 +7,7 @@
  */
 import { request } from 'node:http'
 import type { Socket } from 'node:net'
-import { encodeFrame, type FrameLimits } from '@cairn/protocol'
+import { encodeFrame, type FrameLimits, SendBuffers } from '@cairn/protocol'
 import type { NodeId, RaftMessage } from '@cairn/raft'
 import { WebSocket } from 'ws'
 import {
@@ -100,6 +100,8 @@ export class OutboundLink {
   private closed = false
   private lastFailure = ''
   readonly queue: PeerQueue
+  /** Frames are packed into these and handed back once written: no new buffer per large frame. */
+  private readonly sendBuffers = new SendBuffers()
   private readonly counters = {
     connects: 0,
     disconnects: 0,
@@ -156,20 +158,27 @@ export class OutboundLink {
   }
 
   private sendFrame(ws: WebSocket, messages: RaftMessage[]): void {
-    const bytes = encodeFrame({ from: this.ctx.self, to: this.peer, messages })
+    const frame = this.sendBuffers.pack((target) =>
+      encodeFrame({ from: this.ctx.self, to: this.peer, messages }, target),
+    )
+    const { bytes } = frame
     if (bytes.length > this.ctx.limits.frameBytesMax) {
       // The size estimates are upper bounds (tested); reaching this is a bug, not a peer's doing.
       this.ctx.logger.error('frame above frameBytesMax dropped', { peer: this.peer, bytes: bytes.length })
       this.queue.drops.oversize += messages.length
+      frame.written()
       return
     }
     this.corkForThisTurn()
     // Sending pauses only when bufferedAmount >= high >= low, and it only shrinks between sends,
-    // so the last frame sent before a pause left the buffer at or above low: giving a callback to
-    // every frame that does so guarantees the pause is lifted when that frame's write completes
-    // (writes complete in order). Frames that leave the buffer below low skip the callback.
+    // so the last frame sent before a pause left the buffer at or above low: checking at the write
+    // of every frame that does so guarantees the pause is lifted when that frame's write completes
+    // (writes complete in order). Frames that leave the buffer below low skip the check.
     const mayResume = ws.bufferedAmount + bytes.length >= this.ctx.limits.sendBufferBytesLow
-    ws.send(bytes, { binary: true }, mayResume ? this.written : undefined)
+    ws.send(bytes, { binary: true }, () => {
+      frame.written()
+      if (mayResume) this.written()
+    })
     this.counters.framesSent++
     this.counters.messagesSent += messages.length
     this.counters.bytesSent += bytes.length
@@ -405,6 +414,7 @@ export class OutboundLink {
       peer: this.peer,
       state: this.state,
       ...this.counters,
+      framesPooled: this.sendBuffers.stats.pooled,
       queueMessages: this.queue.length,
       queueBytes: this.queue.bytes,
       bufferedBytes: this.ws?.bufferedAmount ?? 0,

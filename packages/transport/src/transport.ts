@@ -36,6 +36,8 @@ export interface PeerStats {
   connects: number
   disconnects: number
   framesSent: number
+  /** Frames packed into a send buffer used again (@cairn/protocol's SendBuffers): no new ArrayBuffer. */
+  framesPooled: number
   messagesSent: number
   bytesSent: number
   framesReceived: number
@@ -70,6 +72,7 @@ export function emptyPeerStats(peer: NodeId): PeerStats {
     connects: 0,
     disconnects: 0,
     framesSent: 0,
+    framesPooled: 0,
     messagesSent: 0,
     bytesSent: 0,
     framesReceived: 0,

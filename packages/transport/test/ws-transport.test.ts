@@ -119,6 +119,8 @@ describe('three nodes on 127.0.0.1', () => {
   it('keep order across turns', async () => {
     const [a, b] = nodes as [WsTransport, WsTransport]
     const boxB = inbox(b)
+    const peerStats = () => a.stats().peers.find((p) => p.peer === 2)!
+    const before = peerStats()
     for (let i = 0; i < 300; i++) {
       a.send([append(1, 2, 5, 64, i + 1)])
       await new Promise((resolve) => setImmediate(resolve))
@@ -127,6 +129,13 @@ describe('three nodes on 127.0.0.1', () => {
     assert.deepEqual(
       boxB.messages.map((m) => (m.type === 'append' ? m.entries[0]!.index : -1)),
       Array.from({ length: 300 }, (_, i) => i + 1),
+    )
+    // One frame a turn, each written before the next: all but the first few reuse a buffer.
+    const after = peerStats()
+    assert.ok(after.framesSent - before.framesSent >= 300)
+    assert.ok(
+      after.framesPooled - before.framesPooled >= 290,
+      `${after.framesPooled - before.framesPooled} pooled`,
     )
   })
 
