@@ -11,6 +11,7 @@ import {
   type BatchHeader,
   decodeRecords,
   readBatchHeader,
+  recordBatchCrc32c,
   setBaseOffset,
   setPartitionLeaderEpoch,
   validateProducedBatch,
@@ -127,6 +128,8 @@ export class Partition {
         const h = headerOf(e)
         return h && { baseOffset: h.baseOffset, lastOffset: h.lastOffset }
       },
+      // The leader checked each batch's CRC before proposing it (validateProducedBatch).
+      dataCrcOf: (e) => recordBatchCrc32c(e.data),
     })
     const log = host.log(group)
     if (!log) throw new Error(`group ${group} did not open`)

@@ -197,7 +197,7 @@ export class RaftHost {
   async openGroup(
     group: GroupId,
     membership: Membership,
-    options: Pick<GroupOptions, 'offsetsOf'> = {},
+    options: Pick<GroupOptions, 'offsetsOf' | 'dataCrcOf'> = {},
   ): Promise<void> {
     if (this.groups.has(group)) return
     const log = await this.options.store.group(group, { ...options, onLoaded: () => this.schedule(group) })

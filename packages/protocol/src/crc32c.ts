@@ -92,3 +92,46 @@ export function crc32cUpdateJs(crc: number, bytes: Uint8Array, start: number, en
 export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length): number {
   return crc32cUpdate(0, bytes, start, end)
 }
+
+// ---- Combining: the CRC of a ‖ b from the CRCs of a and b -------------------------------------
+
+/** x⁰ in the reflected representation (bit 31 is the coefficient of x⁰). */
+const xPow0 = 0x8000_0000
+
+/** a × b modulo the polynomial, both reflected. */
+function multiplyModP(a: number, b: number): number {
+  let product = 0
+  for (let m = xPow0; m !== 0; m >>>= 1) {
+    if (a & m) {
+      product ^= b
+      if ((a & (m - 1)) === 0) break
+    }
+    b = b & 1 ? (b >>> 1) ^ polynomial : b >>> 1
+  }
+  return product >>> 0
+}
+
+/** x^(2^k) modulo the polynomial, k = 0..63, by squaring: enough for any safe-integer length. */
+const xPow2k = (() => {
+  const t = new Uint32Array(64)
+  t[0] = xPow0 >>> 1 // x¹
+  for (let k = 1; k < 64; k++) t[k] = multiplyModP(t[k - 1]!, t[k - 1]!)
+  return t
+})()
+
+/** x^(8n) modulo the polynomial: what appending n zero bytes multiplies a CRC's state by. */
+function xPow8n(n: number): number {
+  let p = xPow0
+  // 8n = n × 2³: the bit of n worth 2^j stands for x^(2^(j + 3)).
+  for (let k = 3; n > 0; n = Math.floor(n / 2), k++) if (n % 2 === 1) p = multiplyModP(xPow2k[k]!, p)
+  return p
+}
+
+/**
+ * The CRC-32C of a ‖ b from crcA = crc32c(a), crcB = crc32c(b) and b's length, without reading a
+ * byte (zlib's crc32_combine, by the same algebra): some 32 × log₂(lengthB) shifts.
+ */
+export function crc32cCombine(crcA: number, crcB: number, lengthB: number): number {
+  if (!Number.isSafeInteger(lengthB) || lengthB < 0) throw new RangeError(`crc32cCombine: length ${lengthB}`)
+  return (multiplyModP(xPow8n(lengthB), crcA) ^ crcB) >>> 0
+}

@@ -1,7 +1,7 @@
 export { isWhole, messageBytes, ownedBytes } from './bytes.js'
 export * from './client-api.js'
 export * from './client-codec.js'
-export { crc32c, crc32cImplementation, crc32cUpdate } from './crc32c.js'
+export { crc32c, crc32cCombine, crc32cImplementation, crc32cUpdate } from './crc32c.js'
 export { ErrorCode, type ErrorName, errorByCode, isRetriable, type KafkaError } from './error-codes.js'
 export {
   decodeFrame,
@@ -66,6 +66,7 @@ export {
   type RecordHeader,
   readBatchHeader,
   recordBatchBytesMax,
+  recordBatchCrc32c,
   recordBatchCrcStart,
   recordBatchHeaderBytes,
   recordBatchLogOverheadBytes,

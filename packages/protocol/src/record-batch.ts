@@ -33,7 +33,7 @@
  * Only compression "none" is encoded and decoded; a compressed batch's header still parses (a
  * fetch may carry one), and decodeRecords refuses it by name.
  */
-import { crc32c } from './crc32c.js'
+import { crc32c, crc32cCombine } from './crc32c.js'
 import { fail, ok, type Result } from './result.js'
 import {
   type ByteCursor,
@@ -445,6 +445,22 @@ export function verifyBatchCrc(bytes: Uint8Array, offset = 0): boolean {
 function checkWritable(bytes: Uint8Array, offset: number, field: string): void {
   if (!Number.isSafeInteger(offset) || offset < 0 || bytes.length - offset < recordBatchHeaderBytes)
     throw new RangeError(`${field}: no batch header at offset ${offset} of ${bytes.length} bytes`)
+}
+
+/**
+ * The CRC-32C of all of `bytes`, when they are exactly one v2 batch: its header's CRC covers bytes
+ * 21 to the end, so only the first 21 are read (crc32cCombine). Undefined for anything else.
+ * It trusts the header's CRC, so it is for batches a leader checked (validateProducedBatch): the
+ * storage keeps the result as the entry's checksum, and a batch whose bytes did not match its
+ * header's CRC then fails that check when read back, rather than being stored as if intact.
+ */
+export function recordBatchCrc32c(bytes: Uint8Array): number | undefined {
+  if (bytes.length < recordBatchHeaderBytes) return undefined
+  const view = viewOf(bytes)
+  if (view.getInt8(at.magic) !== recordBatchMagic) return undefined
+  if (view.getInt32(at.batchLength) + recordBatchLogOverheadBytes !== bytes.length) return undefined
+  const head = crc32c(bytes, 0, recordBatchCrcStart)
+  return crc32cCombine(head, view.getUint32(at.crc), bytes.length - recordBatchCrcStart)
 }
 
 /**

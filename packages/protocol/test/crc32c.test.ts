@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { crc32cUpdateJs, NATIVE_BYTES_MIN } from '../src/crc32c.js'
-import { crc32c, crc32cImplementation, crc32cUpdate } from '../src/index.js'
+import { crc32c, crc32cCombine, crc32cImplementation, crc32cUpdate } from '../src/index.js'
 import { fcOptions } from './seed.js'
 
 const ascii = (s: string) => new TextEncoder().encode(s)
@@ -17,6 +17,29 @@ function crc32cBitwise(bytes: Uint8Array): number {
   }
   return (crc ^ 0xffffffff) >>> 0
 }
+
+describe('crc32cCombine', () => {
+  it('gives the CRC of a ‖ b from the CRCs of a and b, at every split', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }), fc.nat(), (bytes, at) => {
+        const cut = at % (bytes.length + 1)
+        const combined = crc32cCombine(crc32c(bytes, 0, cut), crc32c(bytes, cut), bytes.length - cut)
+        assert.equal(combined, crc32cBitwise(bytes))
+      }),
+      fcOptions(300),
+    )
+  })
+
+  it('combines across long runs of bytes without reading them', () => {
+    const zeros = new Uint8Array(3 << 20)
+    const a = ascii('head')
+    const whole = new Uint8Array(a.length + zeros.length)
+    whole.set(a)
+    assert.equal(crc32cCombine(crc32c(a), crc32c(zeros), zeros.length), crc32c(whole))
+    assert.equal(crc32cCombine(crc32c(a), 0, 0), crc32c(a), 'an empty b changes nothing')
+    assert.throws(() => crc32cCombine(1, 2, -1), RangeError)
+  })
+})
 
 describe('crc32c', () => {
   it("matches Kafka's Crc32CTest vector", () => {

@@ -19,6 +19,7 @@ import {
   readBatchHeader,
   readVarint,
   readVarlong,
+  recordBatchCrc32c,
   recordBatchHeaderBytes,
   setBaseOffset,
   setPartitionLeaderEpoch,
@@ -635,6 +636,25 @@ describe("the broker's in-place writes and checks", () => {
       ),
       fcOptions(500),
     )
+  })
+
+  it('recordBatchCrc32c: the CRC of a whole stamped batch from its header, and nothing for non-batches', () => {
+    fc.assert(
+      fc.property(batchInputArb, fc.nat(2 ** 40), (input, baseOffset) => {
+        const bytes = encodeRecordBatch(input)
+        setBaseOffset(bytes, baseOffset)
+        assert.equal(recordBatchCrc32c(bytes), crc32c(bytes))
+        assert.equal(recordBatchCrc32c(bytes.subarray(0, bytes.length - 1)), undefined, 'one byte short')
+        const longer = new Uint8Array(bytes.length + 1)
+        longer.set(bytes)
+        assert.equal(recordBatchCrc32c(longer), undefined, 'one byte more')
+        const otherMagic = Uint8Array.from(bytes)
+        otherMagic[16] = 1
+        assert.equal(recordBatchCrc32c(otherMagic), undefined, 'not magic 2')
+      }),
+      fcOptions(300),
+    )
+    assert.equal(recordBatchCrc32c(new Uint8Array(10)), undefined, 'shorter than a header')
   })
 
   it('sets the base offset of a batch inside a larger buffer, and refuses offsets it cannot represent', () => {

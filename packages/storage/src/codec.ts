@@ -14,7 +14,7 @@
  *   segmentRun body = [firstIndex: u64][has offset: u8][offsetLo: u64]
  */
 
-import { crc32c, crc32cUpdate } from '@cairn/protocol'
+import { crc32c, crc32cCombine, crc32cUpdate } from '@cairn/protocol'
 import type { EntryKind, GroupId, HardState, LogStart } from '@cairn/raft'
 import { CorruptLogError } from './errors.js'
 import { readU64, writeU64 } from './keys.js'
@@ -99,13 +99,15 @@ let entryScratch = new Uint8Array(64 * 1024)
 
 /**
  * An entry's stored value, in a buffer that the next call overwrites: hand it to `Batch.put`
- * (which copies it) before encoding another entry.
+ * (which copies it) before encoding another entry. `dataCrc`, if given, is crc32c(data): the
+ * value's CRC is then combined from it instead of read off every byte of the data.
  */
 export function encodeEntryForPut(
   key: Uint8Array,
   term: number,
   kind: EntryKind,
   data: Uint8Array,
+  dataCrc?: number,
 ): Uint8Array {
   const length = ENTRY_HEADER_BYTES + data.length
   if (entryScratch.length < length) entryScratch = new Uint8Array(Math.max(length, 2 * entryScratch.length))
@@ -114,7 +116,10 @@ export function encodeEntryForPut(
   writeU64(value.view, 4, term)
   value.view.setUint8(12, kind)
   value.bytes.set(data, ENTRY_HEADER_BYTES)
-  return seal(key, value)
+  if (dataCrc === undefined) return seal(key, value)
+  const head = crc32cUpdate(crc32c(key), bytes, CRC_BYTES, ENTRY_HEADER_BYTES)
+  value.view.setUint32(0, crc32cCombine(head, dataCrc, data.length))
+  return bytes
 }
 
 /** Where an entry's data lies in its segment's data file, and its checksum. */

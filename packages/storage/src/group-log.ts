@@ -55,6 +55,13 @@ export interface GroupOptions {
    * appended normal entry gets an offset-index row in the same batch as the entry itself.
    */
   offsetsOf?: (entry: Entry) => BatchOffsets | undefined
+  /**
+   * The CRC-32C of a normal entry's data when the caller has it without reading every byte (a
+   * record batch's own CRC covers all but its first 21 bytes: @cairn/protocol's
+   * recordBatchCrc32c), or undefined. The entry's row keeps it as the data's checksum, so a node
+   * does not pass over each byte it stores once more to compute it.
+   */
+  dataCrcOf?: (entry: Entry) => number | undefined
 }
 
 /** Data of an entry that is in a data file, to be read there. */
@@ -95,6 +102,7 @@ export class GroupLog implements RaftStorage {
   private readonly loads = new Set<number>()
   private readonly offsetCache: OffsetRowCache
   private readonly offsetsOf: GroupOptions['offsetsOf']
+  private readonly dataCrcOf: GroupOptions['dataCrcOf']
   /** Prefix deletions waiting for the batch that carries their log start to become durable. */
   private readonly prefixClears: { seq: number; through: number }[] = []
   private clearing: Promise<void> = Promise.resolve()
@@ -122,6 +130,7 @@ export class GroupLog implements RaftStorage {
     this.offsetCache = new OffsetRowCache(limits.offsetCacheRowsMax)
     this.onLoaded = options.onLoaded ?? null
     this.offsetsOf = options.offsetsOf
+    this.dataCrcOf = options.dataCrcOf
     if (state?.leftoverPrefix) this.schedulePrefixClear(0, this.start.index)
     for (const run of state?.retired ?? []) this.retiring.push({ seq: 0, run })
     if (this.retiring.length > 0) this.batchDurable(this.ctx.commit.durableSeq)
@@ -466,9 +475,11 @@ export class GroupLog implements RaftStorage {
   private appendOne(batch: Batch, entry: Entry, offsets: BatchOffsets | undefined): void {
     const k = key(batch.segment, this.id, KeyKind.entry, entry.index)
     const { data } = entry
-    if (batch.keepsInline(data.length)) batch.put(k, encodeEntryForPut(k, entry.term, entry.kind, data))
+    const dataCrc = entry.kind === EntryKind.normal ? this.dataCrcOf?.(entry) : undefined
+    if (batch.keepsInline(data.length))
+      batch.put(k, encodeEntryForPut(k, entry.term, entry.kind, data, dataCrc))
     else {
-      const ref = { position: batch.putData(data), length: data.length, crc: crc32c(data) }
+      const ref = { position: batch.putData(data), length: data.length, crc: dataCrc ?? crc32c(data) }
       batch.put(k, encodeEntryRefForPut(k, entry.term, entry.kind, ref))
     }
     if (this.runs.append(entry.index, entry.term)) {

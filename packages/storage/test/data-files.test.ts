@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { test } from 'node:test'
+import { crc32c } from '@cairn/protocol'
 import { type Entry, EntryKind } from '@cairn/raft'
 import { ClassicLevel } from 'classic-level'
 import { DataFiles } from '../src/data-files.js'
@@ -170,6 +171,35 @@ test('data is durable before the rows that point at it: a failed data write writ
       const group = await store.group(1)
       assert.equal(group.lastIndex(), 4, 'the rows of the failed batch were never written')
       await group.verify()
+    })
+  } finally {
+    dir.cleanup()
+  }
+})
+
+test("a caller's data CRC is the entry's checksum, inline and in the file: it must match the data", async () => {
+  const dir = tempDir()
+  try {
+    const options = { inlineDataBytesMax: 16 * KiB, tailCacheBytesMax: 0 }
+    const right = bigEntries(1, 1, 8, 1) // 8 × 4 KiB: the first 4 inline, the rest in the file
+    const wrong = bigEntries(2, 1, 8, 1)
+    await withStore(dir.path, options, async (store) => {
+      const one = await store.group(1, { dataCrcOf: (e) => crc32c(e.data) })
+      one.write({ entries: right })
+      await store.flush()
+      const two = await store.group(2, { dataCrcOf: (e) => crc32c(e.data) ^ 1 })
+      two.write({ entries: wrong })
+      await store.flush()
+      assert.ok(store.stats().dataBytesWritten > 0)
+    })
+    await withStore(dir.path, options, async (store) => {
+      await assertReadsBack(store, 1, right)
+      const two = await store.group(2)
+      await assert.rejects(() => two.read(1, 2, 1 << 20), /entry 1: checksum mismatch/)
+    })
+    await withStore(dir.path, options, async (store) => {
+      const two = await store.group(2)
+      await assert.rejects(() => two.read(8, 9, 1 << 20), /entry 8: data checksum mismatch/)
     })
   } finally {
     dir.cleanup()
