@@ -291,8 +291,10 @@ export class Partition {
         return { baseOffset: seq.baseOffset, lastOffset: seq.lastOffset, logStartOffset: this.logStartOffset }
       }
     }
-    // The producer's bytes stay untouched: offsets go into a copy.
-    const stamped = new Uint8Array(batch)
+    // The offsets go into the batch where it is when it is most of the buffer it came in (a large
+    // produce): nothing else reads that part of the request, and the entry that keeps the batch
+    // keeps little else of it. A smaller batch is copied, so the entry does not pin the request.
+    const stamped = batch.byteLength * 2 >= batch.buffer.byteLength ? batch : new Uint8Array(batch)
     const baseOffset = this.logEndOffset
     setBaseOffset(stamped, baseOffset)
     setPartitionLeaderEpoch(stamped, term)

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { decodeRecords, encodeRecordBatch } from '@cairn/protocol'
+import { decodeRecords, encodeRecordBatch, readBatchHeader } from '@cairn/protocol'
 import type { NodeId } from '@cairn/raft'
 import { LevelLogStore } from '@cairn/storage'
 import { InMemoryNetwork } from '@cairn/transport'
@@ -135,13 +135,13 @@ describe('Partition', () => {
     }
   })
 
-  it("stamps offsets into a copy: a request's batch (a Buffer view into the request) is neither written nor kept", async () => {
+  it("stamps a small batch's offsets into a copy: a view into a larger request is neither written nor kept", async () => {
     const c = await cluster()
     try {
       const p = c.leader()!.partition
       await p.produce(batch(['first']), -1)
       const bytes = batch(['second'])
-      const request = Buffer.alloc(bytes.length + 20)
+      const request = Buffer.alloc(4 * bytes.length)
       request.set(bytes, 10)
       const view = request.subarray(10, 10 + bytes.length) // as the request decoder hands it out
       const r = await p.produce(view, -1)
@@ -154,6 +154,35 @@ describe('Partition', () => {
       assert.deepEqual(
         valuesOf(all.batches).map((v) => `${v.offset}:${v.value}`),
         ['0:first', '1:second'],
+      )
+    } finally {
+      await c.close()
+    }
+  })
+
+  it('stamps a batch that is most of its request in place, and keeps it without a copy', async () => {
+    const c = await cluster()
+    try {
+      const p = c.leader()!.partition
+      await p.produce(batch(['first']), -1)
+      const second = 'x'.repeat(8000) // more than the tail cache copies (CACHED_VIEW_COPY_BYTES_MAX)
+      const bytes = batch([second])
+      const request = Buffer.alloc(bytes.length + 20)
+      request.set(bytes, 10)
+      const view = request.subarray(10, 10 + bytes.length)
+      const r = await p.produce(view, -1)
+      assert.equal(r.baseOffset, 1)
+      const header = readBatchHeader(view)
+      assert.ok(header.ok && header.value.baseOffset === 1, 'stamped where it is')
+      await waitFor('the high watermark', () => p.highWatermark === 2)
+      const all = await p.fetch(0, 1 << 20)
+      assert.ok(
+        all.batches.some((b) => b.buffer === request.buffer),
+        'the request buffer is the entry',
+      )
+      assert.deepEqual(
+        valuesOf(all.batches).map((v) => `${v.offset}:${v.value.length}`),
+        ['0:5', '1:8000'],
       )
     } finally {
       await c.close()
