@@ -141,12 +141,17 @@ export class SendBuffers {
 export function packInto(packr: Packr, value: unknown, target: Uint8Array | undefined): Uint8Array {
   if (target === undefined) return packr.pack(value)
   const mark = packr.pack(null)
-  const resume = Buffer.from(mark.buffer, 0, mark.buffer.byteLength)
+  // msgpackr packs into the same buffer for many frames: one view of it serves them all.
+  if (resumeView === null || resumeView.buffer !== mark.buffer)
+    resumeView = Buffer.from(mark.buffer, 0, mark.buffer.byteLength)
   packr.useBuffer(target)
   try {
     return packr.pack(value)
   } finally {
-    packr.useBuffer(resume)
+    packr.useBuffer(resumeView)
     packr.position = mark.byteOffset + mark.length
   }
 }
+
+/** The whole of msgpackr's current buffer, to hand back to it after packing into a target. */
+let resumeView: Buffer | null = null
