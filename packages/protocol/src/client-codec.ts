@@ -34,8 +34,8 @@ import type {
 } from './client-api.js'
 import { membersMax } from './limits.js'
 import { scanMsgpack } from './msgpack-scan.js'
+import { packInto } from './pack-into.js'
 import { fail, ok, type Result } from './result.js'
-import { packInto } from './send-buffers.js'
 import { describe, isPlainObject, validateNodeIds } from './validate.js'
 
 // ---- Limits ----------------------------------------------------------------------------------

@@ -38,9 +38,9 @@ import {
   stringBytesMax,
 } from './limits.js'
 import { scanMsgpack } from './msgpack-scan.js'
+import { packInto } from './pack-into.js'
 import type { Heartbeat, HeartbeatResponse, NodeId, RaftMessage } from './raft-messages.js'
 import { fail, ok, type Result } from './result.js'
-import { packInto } from './send-buffers.js'
 import { describe } from './validate.js'
 import { fromWire, toWire, type WireMessage } from './wire-messages.js'
 

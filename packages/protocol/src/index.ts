@@ -84,7 +84,6 @@ export { fail, ok, type Result } from './result.js'
 export {
   defaultSendBufferLimits,
   type PackedFrame,
-  packInto,
   type SendBufferLimits,
   type SendBufferStats,
   SendBuffers,
