@@ -41,8 +41,9 @@ Max rate (no --rate): each producer sends as fast as it accepts, with at most --
 unacknowledged; by default as many as its buffer.memory (32 MiB) holds, at most 100,000, since a
 Kafka producer's send() blocks beyond that. The producer defaults are OMB's kafka.yaml (batch.size
 128 KiB); for throughput OMB uses kafka-throughput.yaml: --batch-size 1048576 --linger-ms 1
-(fewer, larger batches cost the nodes less per MB). Fixed rate (--rate, records/s in total): each record is due at its time, and its
-latency counts from then, even if it is sent late (corrected for coordinated omission).
+(fewer, larger batches cost the nodes less per MB). Fixed rate (--rate, records/s in total):
+each record is due at its time, and its latency counts from then, even if it is sent late
+(corrected for coordinated omission).
 --warmup-records N (Kafka's, KIP-1052): the first N of --records warm the cluster and the bench
 up (JIT, caches, connections); the summary gives the whole run and the steady state after them,
 and the JSON line's figures are the steady state's, the whole run's under "whole_run".

@@ -56,7 +56,7 @@ export const IN_FLIGHT_DEFAULT_MAX = 100_000
  * producer never has more records pending than that; here send() cannot block, and records beyond
  * it would only wait in the bench as promises, costing it CPU that the nodes on the same cores
  * need (1 KiB at max rate with OMB's throughput settings: 6–21 % more MB/s than 100,000 in 3 of 4
-alternating pairs, BENCHMARKS.md).
+ * alternating pairs, BENCHMARKS.md).
  */
 export function defaultInFlight(recordSizeBytes: number): number {
   return Math.max(1, Math.min(IN_FLIGHT_DEFAULT_MAX, Math.floor(BENCH_BUFFER_MEMORY_BYTES / recordSizeBytes)))

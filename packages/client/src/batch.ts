@@ -143,9 +143,9 @@ export class ProducerBatch {
       { producerId, producerEpoch, baseSequence: this.baseSequence, records: this.records },
       target,
     )
-    if (target !== undefined) {
-      if (bytes.buffer === target.buffer) this.buffer = { pool: pool!, bytes: target }
-      else pool!.give(target)
+    if (pool !== undefined && target !== undefined) {
+      if (bytes.buffer === target.buffer) this.buffer = { pool, bytes: target }
+      else pool.give(target)
     }
     if (bytes.length !== this.sizeBytes)
       throw new Error(`batch ${this.id}: encoded ${bytes.length} bytes, sized ${this.sizeBytes}`)

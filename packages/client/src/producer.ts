@@ -811,10 +811,10 @@ export class Producer {
 
   private dispatch(request: DrainedRequest, id: ProducerIdAndEpoch): void {
     const batches = request.batches.map((batch): ProduceBatch => {
-      batch.bytes ??= batch.encode(id.producerId, id.producerEpoch, this.batchBuffers)
+      const bytes = batch.bytes ?? batch.encode(id.producerId, id.producerEpoch, this.batchBuffers)
       batch.attempts++
       batch.sent()
-      const { topic, partition, bytes, recordCount, baseSequence } = batch
+      const { topic, partition, recordCount, baseSequence } = batch
       return { topic, partition, bytes, recordCount, baseSequence }
     })
     const options = { acks: this.config.acks, timeoutMs: this.config.requestTimeoutMs }
