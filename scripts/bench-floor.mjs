@@ -10,10 +10,19 @@
 // It also times each batch from send to answer: with --in-flight 1 and small batches, the floor of
 // one write's latency (four hops between processes, the replicas' fdatasyncs in parallel).
 //
-// Usage: node scripts/bench-floor.mjs [--mb 1000] [--batch-bytes 131072] [--in-flight 32] [--no-fsync]
+// With --rate B it sends B batches a second instead, each due at start + k / B and timed from then
+// (corrected for coordinated omission, as `cairn bench --rate`): the floor of a fixed-rate run's tail.
+//
+// Usage: node scripts/bench-floor.mjs [--mb 1000] [--batch-bytes 131072] [--in-flight 32] [--rate B]
+//                                     [--store file|leveldb|split|split-parallel] [--memtable-bytes N]
+//                                     [--no-fsync]
+// --store: where each replica keeps what it receives: a plain file (the default), or LevelDB as
+// @cairn/storage opens it (see durableLevel): the cost of LevelDB alone; --memtable-bytes sets its
+// memtable (LevelDB's write_buffer_size; 8 MiB as @cairn/storage's).
 import { fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { closeSync, fdatasync, mkdtempSync, openSync, rmSync, writev } from 'node:fs'
+import { createRequire } from 'node:module'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -82,9 +91,90 @@ function durableFile(path, fsync) {
   }
 }
 
-function replica() {
-  const [, , , idArg, dir, fsyncArg, ...followerPorts] = process.argv
-  const file = durableFile(join(dir, `replica-${idArg}.log`), fsyncArg === 'fsync')
+/**
+ * The same with LevelDB, opened as @cairn/storage opens it (no compression, 2 MiB tables, an 8 MiB
+ * memtable unless --memtable-bytes says otherwise); each turn's buffers are one batch written with
+ * `sync`, one batch in flight.
+ * - `leveldb`: one row per buffer holding its bytes;
+ * - `split`: the bytes appended to a file and fdatasynced first, then a 16-byte row per buffer
+ *   (where its bytes are) in LevelDB, as @cairn/storage keeps large entries;
+ * - `split-parallel`: the same, the file's fdatasync and the LevelDB batch at once.
+ */
+async function durableLevel(path, fsync, mode, memtableBytes) {
+  const { ClassicLevel } = createRequire(new URL('../packages/storage/package.json', import.meta.url))(
+    'classic-level',
+  )
+  const db = new ClassicLevel(path, {
+    keyEncoding: 'view',
+    valueEncoding: 'view',
+    compression: false,
+    writeBufferSize: memtableBytes,
+    maxFileSize: 2 * 1024 * 1024,
+  })
+  await db.open()
+  const fd = mode === 'leveldb' ? -1 : openSync(`${path}.data`, 'a')
+  let open = []
+  let busy = false
+  let n = 0
+  let fileBytes = 0
+  const writeRows = (batch) => {
+    const chained = db.batch()
+    for (const b of batch) {
+      const key = Buffer.allocUnsafe(8)
+      key.writeBigUInt64BE(BigInt(n++))
+      if (fd < 0) chained.put(key, b.buf)
+      else {
+        const row = Buffer.allocUnsafe(16)
+        row.writeBigUInt64BE(BigInt(fileBytes))
+        row.writeBigUInt64BE(BigInt(b.buf.length), 8)
+        fileBytes += b.buf.length
+        chained.put(key, row)
+      }
+    }
+    return chained.write({ sync: fsync })
+  }
+  const syncFile = (batch) =>
+    new Promise((resolve, reject) =>
+      writev(
+        fd,
+        batch.map((b) => b.buf),
+        (err) => (err ? reject(err) : fsync ? fdatasync(fd, (e) => (e ? reject(e) : resolve())) : resolve()),
+      ),
+    )
+  const pump = () => {
+    if (busy || open.length === 0) return
+    busy = true
+    const batch = open
+    open = []
+    const written =
+      mode === 'leveldb'
+        ? writeRows(batch)
+        : mode === 'split'
+          ? syncFile(batch).then(() => writeRows(batch))
+          : Promise.all([syncFile(batch), writeRows(batch)])
+    written.then(() => {
+      busy = false
+      for (const b of batch) b.done()
+      pump()
+    })
+  }
+  return {
+    append(buf, done) {
+      open.push({ buf, done })
+      if (open.length === 1) setImmediate(pump)
+    },
+    close: () => {},
+  }
+}
+
+async function replica() {
+  const [, , , idArg, dir, fsyncArg, storeArg, memtableArg, ...followerPorts] = process.argv
+  const path = join(dir, `replica-${idArg}`)
+  const fsync = fsyncArg === 'fsync'
+  const file =
+    storeArg === 'file'
+      ? durableFile(`${path}.log`, fsync)
+      : await durableLevel(path, fsync, storeArg, Number(memtableArg))
   const followers = []
   /** Batch ids one follower has acknowledged: the first ack completes the quorum. */
   const acksSeen = new Set()
@@ -147,13 +237,16 @@ async function client() {
       mb: { type: 'string', default: '1000' },
       'batch-bytes': { type: 'string', default: '131072' },
       'in-flight': { type: 'string', default: '32' },
+      rate: { type: 'string', default: '0' },
+      store: { type: 'string', default: 'file' },
+      'memtable-bytes': { type: 'string', default: String(8 * 1024 * 1024) },
       'no-fsync': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   })
   if (values.help) {
     console.log(
-      'usage: node scripts/bench-floor.mjs [--mb 1000] [--batch-bytes 131072] [--in-flight 32] [--no-fsync]',
+      'usage: node scripts/bench-floor.mjs [--mb 1000] [--batch-bytes 131072] [--in-flight 32] [--rate B] [--store file|leveldb|split|split-parallel] [--memtable-bytes N] [--no-fsync]',
     )
     return
   }
@@ -161,6 +254,15 @@ async function client() {
   const batchBytes = Number(values['batch-bytes'])
   const inFlightMax = Number(values['in-flight'])
   const batches = Math.floor(totalBytes / batchBytes)
+  if (!['file', 'leveldb', 'split', 'split-parallel'].includes(values.store))
+    throw new Error(`--store must be file, leveldb, split or split-parallel, not ${values.store}`)
+  const memtableBytes = Number(values['memtable-bytes'])
+  if (!(Number.isInteger(memtableBytes) && memtableBytes >= 64 * 1024))
+    throw new Error('--memtable-bytes must be an integer of at least 65536')
+  const ratePerS = Number(values.rate)
+  if (!(Number.isFinite(ratePerS) && ratePerS >= 0))
+    throw new Error('--rate must be a number of batches a second ≥ 0')
+  const intervalMs = ratePerS > 0 ? 1000 / ratePerS : 0
   if (!(Number.isInteger(batchBytes) && batchBytes > 0 && batchBytes <= FRAME_BYTES_MAX && inFlightMax >= 1))
     throw new Error('--mb, --batch-bytes and --in-flight must be positive (a batch at most 64 MiB)')
   if (!(batches >= 1 && batches <= BATCHES_MAX))
@@ -171,7 +273,15 @@ async function client() {
   let finished = false
   const start = (id, ports) =>
     new Promise((resolve, reject) => {
-      const child = fork(new URL(import.meta.url).pathname, ['replica', String(id), dir, fsync, ...ports])
+      const child = fork(new URL(import.meta.url).pathname, [
+        'replica',
+        String(id),
+        dir,
+        fsync,
+        values.store,
+        String(memtableBytes),
+        ...ports,
+      ])
       children.push(child)
       const timer = setTimeout(() => reject(new Error(`replica ${id} did not start`)), STARTUP_MS_MAX)
       child.once('message', (m) => {
@@ -202,11 +312,26 @@ async function client() {
     const t0 = performance.now()
     await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`not done in ${RUN_MS_MAX} ms`)), RUN_MS_MAX)
+      let wake = null
       const send = () => {
         while (sent < batches && sent - acked < inFlightMax) {
+          const now = performance.now()
+          // At a fixed rate batch k is due at t0 + k × interval and timed from then, even if sent late.
+          const dueMs = intervalMs > 0 ? t0 + sent * intervalMs : now
+          if (dueMs > now) {
+            if (wake === null)
+              wake = setTimeout(
+                () => {
+                  wake = null
+                  send()
+                },
+                Math.ceil(dueMs - now),
+              )
+            return
+          }
           const header = Buffer.allocUnsafe(HEADER_BYTES)
           header.writeUInt32BE(batchBytes)
-          sentAtMs[sent] = performance.now()
+          sentAtMs[sent] = dueMs
           header.writeBigUInt64BE(BigInt(sent++), 4)
           socket.write(header)
           socket.write(payload)
@@ -241,7 +366,10 @@ async function client() {
         seconds: Number(seconds.toFixed(2)),
         batch_bytes: batchBytes,
         in_flight: inFlightMax,
+        rate: ratePerS,
         fsync: fsync === 'fsync',
+        store: values.store,
+        memtable_bytes: values.store === 'file' ? null : memtableBytes,
         p50_ms: pct(0.5),
         p99_ms: pct(0.99),
         p999_ms: pct(0.999),
@@ -256,7 +384,11 @@ async function client() {
   }
 }
 
-if (process.argv[2] === 'replica') replica()
+if (process.argv[2] === 'replica')
+  replica().catch((err) => {
+    console.error(`bench-floor replica: ${err.message}`)
+    process.exit(1)
+  })
 else
   client().catch((err) => {
     console.error(`bench-floor: ${err.message}`)

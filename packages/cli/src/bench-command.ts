@@ -39,8 +39,9 @@ folder) and stops it at the end or on Ctrl-C. It removes that folder unless the 
 
 Max rate (no --rate): each producer sends as fast as it accepts, with at most --in-flight records
 unacknowledged; by default as many as its buffer.memory (32 MiB) holds, at most 100,000, since a
-Kafka producer's send() blocks beyond that. The producer defaults are OMB's kafka.yaml (batch.size
-128 KiB); for throughput OMB uses kafka-throughput.yaml: --batch-size 1048576 --linger-ms 1
+Kafka producer's send() blocks beyond that. batch.size is OMB's kafka.yaml's (128 KiB); its
+linger.ms is 1, the bench's 0, so one record in flight is not held back (--linger-ms 1 gives
+OMB's). For throughput OMB uses kafka-throughput.yaml: --batch-size 1048576 --linger-ms 1
 (fewer, larger batches cost the nodes less per MB). Fixed rate (--rate, records/s in total):
 each record is due at its time, and its latency counts from then, even if it is sent late
 (corrected for coordinated omission).

@@ -324,6 +324,52 @@ describe('cairn bench', () => {
     assert.match(bad.stderr, /^bench-floor: .*must be positive/)
   })
 
+  it('scripts/bench-floor.mjs --rate: batches at a fixed rate, in a file or in LevelDB, timed from when due', async () => {
+    const script = fileURLToPath(new URL('../../../scripts/bench-floor.mjs', import.meta.url))
+    const before = readdirSync(tmpdir()).filter((f) => f.startsWith('cairn-floor-')).length
+    // 2 MiB of 10 KiB batches (204) at 400 a second: about half a second whatever the store.
+    for (const store of ['file', 'leveldb', 'split', 'split-parallel']) {
+      const r = spawnSync(
+        process.execPath,
+        [
+          script,
+          '--mb',
+          '2',
+          '--batch-bytes',
+          '10240',
+          '--in-flight',
+          '1000',
+          '--rate',
+          '400',
+          '--store',
+          store,
+        ],
+        { encoding: 'utf8', timeout: RUN_MS_MAX },
+      )
+      assert.equal(r.status, 0, r.stderr)
+      const json = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>
+      assert.equal(json.store, store)
+      assert.equal(json.rate, 400)
+      assert.equal(json.memtable_bytes, store === 'file' ? null : 8 * 1024 * 1024)
+      // The last batch is due at 203 / 400 s: a run that does not wait for due times ends sooner.
+      assert.ok((json.seconds as number) >= 0.5, r.stdout)
+      assert.ok((json.p99_ms as number) >= (json.p50_ms as number) && (json.p50_ms as number) > 0, r.stdout)
+    }
+    assert.equal(readdirSync(tmpdir()).filter((f) => f.startsWith('cairn-floor-')).length, before)
+    for (const [args, message] of [
+      [
+        ['--store', 'rocksdb'],
+        /^bench-floor: --store must be file, leveldb, split or split-parallel, not rocksdb/,
+      ],
+      [['--rate', 'fast'], /^bench-floor: --rate must be/],
+      [['--memtable-bytes', '1000'], /^bench-floor: --memtable-bytes must be/],
+    ] as const) {
+      const bad = spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', timeout: RUN_MS_MAX })
+      assert.equal(bad.status, 1, bad.stderr)
+      assert.match(bad.stderr, message)
+    }
+  })
+
   it('scripts/bench-leveldb-layout.mjs: entries keyed by a node-wide sequence only move down the levels', () => {
     const script = fileURLToPath(new URL('../../../scripts/bench-leveldb-layout.mjs', import.meta.url))
     const before = readdirSync(tmpdir()).filter((f) => f.startsWith('cairn-leveldb-layout-')).length
