@@ -152,11 +152,17 @@ async function durableLevel(path, fsync, mode, memtableBytes) {
         : mode === 'split'
           ? syncFile(batch).then(() => writeRows(batch))
           : Promise.all([syncFile(batch), writeRows(batch)])
-    written.then(() => {
-      busy = false
-      for (const b of batch) b.done()
-      pump()
-    })
+    written.then(
+      () => {
+        busy = false
+        for (const b of batch) b.done()
+        pump()
+      },
+      (err) => {
+        console.error(`bench-floor replica: write failed: ${err.message}`)
+        process.exit(1)
+      },
+    )
   }
   return {
     append(buf, done) {
@@ -246,7 +252,15 @@ async function client() {
   })
   if (values.help) {
     console.log(
-      'usage: node scripts/bench-floor.mjs [--mb 1000] [--batch-bytes 131072] [--in-flight 32] [--rate B] [--store file|leveldb|split|split-parallel] [--memtable-bytes N] [--no-fsync]',
+      'usage: node scripts/bench-floor.mjs [--mb 1000] [--batch-bytes 131072] [--in-flight 32] [--rate B]\n' +
+        '                                    [--store file|leveldb|split|split-parallel] [--memtable-bytes N]\n' +
+        '                                    [--no-fsync]\n' +
+        '  --rate B   B batches a second, each timed from when it was due (default: as fast as\n' +
+        '             --in-flight allows)\n' +
+        '  --store    where each replica keeps what it receives: a plain file (default); LevelDB rows\n' +
+        '             holding the bytes (leveldb); the bytes in a file and a small LevelDB row each,\n' +
+        '             the file synced first (split) or both at once (split-parallel). LevelDB is opened\n' +
+        '             as @cairn/storage opens it, with a memtable of --memtable-bytes (8 MiB).',
     )
     return
   }
