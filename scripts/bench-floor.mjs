@@ -56,9 +56,11 @@ function framer(withPayload, onFrame) {
   }
 }
 
-/** Appends buffers to a file; `append(buf, done)` calls done once the buffer is on disk. */
-function durableFile(path, fsync) {
-  const fd = openSync(path, 'a')
+/**
+ * Gathers the buffers of one turn into one batch and hands it to `write(batch)` (a promise), with
+ * one batch in flight; `append(buf, done)` calls done once the buffer's batch is written.
+ */
+function groupCommit(write, close) {
   let open = []
   let busy = false
   const pump = () => {
@@ -66,19 +68,15 @@ function durableFile(path, fsync) {
     busy = true
     const batch = open
     open = []
-    writev(
-      fd,
-      batch.map((b) => b.buf),
+    write(batch).then(
+      () => {
+        busy = false
+        for (const b of batch) b.done()
+        pump()
+      },
       (err) => {
-        if (err) throw err
-        const finish = (err2) => {
-          if (err2) throw err2
-          busy = false
-          for (const b of batch) b.done()
-          pump()
-        }
-        if (fsync) fdatasync(fd, finish)
-        else finish(null)
+        console.error(`bench-floor replica: write failed: ${err.message}`)
+        process.exit(1)
       },
     )
   }
@@ -87,8 +85,28 @@ function durableFile(path, fsync) {
       open.push({ buf, done })
       if (open.length === 1) setImmediate(pump) // everything of this turn in one write
     },
-    close: () => closeSync(fd),
+    close,
   }
+}
+
+/** Appends a batch's buffers to the file `fd` with one writev, then fdatasyncs it (with `fsync`). */
+function appendToFile(fd, fsync, batch) {
+  return new Promise((resolve, reject) =>
+    writev(
+      fd,
+      batch.map((b) => b.buf),
+      (err) => (err ? reject(err) : fsync ? fdatasync(fd, (e) => (e ? reject(e) : resolve())) : resolve()),
+    ),
+  )
+}
+
+/** Appends buffers to a file; `append(buf, done)` calls done once the buffer is on disk. */
+function durableFile(path, fsync) {
+  const fd = openSync(path, 'a')
+  return groupCommit(
+    (batch) => appendToFile(fd, fsync, batch),
+    () => closeSync(fd),
+  )
 }
 
 /**
@@ -113,8 +131,6 @@ async function durableLevel(path, fsync, mode, memtableBytes) {
   })
   await db.open()
   const fd = mode === 'leveldb' ? -1 : openSync(`${path}.data`, 'a')
-  let open = []
-  let busy = false
   let n = 0
   let fileBytes = 0
   const writeRows = (batch) => {
@@ -133,44 +149,13 @@ async function durableLevel(path, fsync, mode, memtableBytes) {
     }
     return chained.write({ sync: fsync })
   }
-  const syncFile = (batch) =>
-    new Promise((resolve, reject) =>
-      writev(
-        fd,
-        batch.map((b) => b.buf),
-        (err) => (err ? reject(err) : fsync ? fdatasync(fd, (e) => (e ? reject(e) : resolve())) : resolve()),
-      ),
-    )
-  const pump = () => {
-    if (busy || open.length === 0) return
-    busy = true
-    const batch = open
-    open = []
-    const written =
-      mode === 'leveldb'
-        ? writeRows(batch)
-        : mode === 'split'
-          ? syncFile(batch).then(() => writeRows(batch))
-          : Promise.all([syncFile(batch), writeRows(batch)])
-    written.then(
-      () => {
-        busy = false
-        for (const b of batch) b.done()
-        pump()
-      },
-      (err) => {
-        console.error(`bench-floor replica: write failed: ${err.message}`)
-        process.exit(1)
-      },
-    )
-  }
-  return {
-    append(buf, done) {
-      open.push({ buf, done })
-      if (open.length === 1) setImmediate(pump)
-    },
-    close: () => {},
-  }
+  const write =
+    mode === 'leveldb'
+      ? writeRows
+      : mode === 'split'
+        ? (batch) => appendToFile(fd, fsync, batch).then(() => writeRows(batch))
+        : (batch) => Promise.all([appendToFile(fd, fsync, batch), writeRows(batch)])
+  return groupCommit(write, () => {})
 }
 
 async function replica() {
