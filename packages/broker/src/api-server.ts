@@ -5,6 +5,7 @@
  * carry on. Requests run concurrently: a long-polling fetch, or a JoinGroup held until its
  * group's rebalance completes, does not hold up the requests after it.
  */
+import { channel } from 'node:diagnostics_channel'
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import {
@@ -41,6 +42,13 @@ export const CLIENT_CONNECTIONS_MAX = 1024
 export const CLOSE_DRAIN_MS_MAX = 200
 /** After the close frame, how long a client has to answer it before its connection is cut. */
 const CLOSE_HANDSHAKE_MS_MAX = 500
+
+/**
+ * Each client request as it is decoded and as its answer is sent, for following one request
+ * through every process it touches (`scripts/trace-hops.mjs`): `{ event: 'received' | 'answered',
+ * port, id, api }`, `port` being the client's. Nothing is built unless the channel has a subscriber.
+ */
+export const requestChannel = channel('cairn:broker:request')
 
 /** Requests that a coordinator may hold until a rebalance completes. */
 const WAITING_APIS: ReadonlySet<ApiName> = new Set(['joinGroup', 'syncGroup'])
@@ -92,7 +100,7 @@ export class ClientApiServer {
         ws.close(1013, 'too many connections')
         return
       }
-      serve(node, ws, { clientHost: req.socket.remoteAddress ?? '' }, shared)
+      serve(node, ws, { clientHost: req.socket.remoteAddress ?? '' }, req.socket.remotePort ?? 0, shared)
     })
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject)
@@ -130,7 +138,13 @@ export class ClientApiServer {
   }
 }
 
-function serve(node: CairnNode, ws: WebSocket, context: RequestContext, shared: Shared): void {
+function serve(
+  node: CairnNode,
+  ws: WebSocket,
+  context: RequestContext,
+  clientPort: number,
+  shared: Shared,
+): void {
   const { load } = shared
   let inFlight = 0
   let groupWaits = 0
@@ -147,10 +161,17 @@ function serve(node: CairnNode, ws: WebSocket, context: RequestContext, shared: 
     const waits = WAITING_APIS.has(decoded.value.api)
     if (waits && groupWaits >= GROUP_WAITS_IN_FLIGHT_MAX)
       return ws.close(1008, `more than ${GROUP_WAITS_IN_FLIGHT_MAX} join and sync requests in flight`)
+    if (requestChannel.hasSubscribers)
+      requestChannel.publish({
+        event: 'received',
+        port: clientPort,
+        id: decoded.value.id,
+        api: decoded.value.api,
+      })
     inFlight++
     load.inFlight++
     if (waits) groupWaits++
-    respond(node, ws, decoded.value, context, shared.sendBuffers)
+    respond(node, ws, decoded.value, context, clientPort, shared.sendBuffers)
       .catch((err: unknown) => {
         // Our own answer failed its check: a bug here, not the client's. Say so and drop the client.
         node.logger.error(
@@ -172,6 +193,7 @@ async function respond(
   ws: WebSocket,
   request: RequestEnvelope,
   context: RequestContext,
+  clientPort: number,
   sendBuffers: SendBuffers,
 ): Promise<void> {
   const startMs = performance.now()
@@ -195,4 +217,6 @@ async function respond(
       : { id: request.id, error, ...(message !== undefined && { message }), body: null }
   const frame = sendBuffers.pack((target) => encodeResponse(envelope, request.api, undefined, target))
   ws.send(frame.bytes, frame.written)
+  if (requestChannel.hasSubscribers)
+    requestChannel.publish({ event: 'answered', port: clientPort, id: request.id, api: request.api })
 }

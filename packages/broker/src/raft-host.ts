@@ -13,6 +13,7 @@
  * (a hand-off, an election, a new leader's first commit) waits for it to end before it takes
  * offsets (leadershipSettled).
  */
+import { channel } from 'node:diagnostics_channel'
 import {
   type Entry,
   EntryKind,
@@ -52,6 +53,22 @@ export interface RaftHostOptions {
 }
 
 export const DEFAULT_TICK_MS = 100
+/**
+ * A write's way through Raft on this node, for following one write through every process it
+ * touches (`scripts/trace-hops.mjs`): `{ event, group, index, from? }` where event is `proposed`
+ * (the leader appended it), `appended` (a follower received entries up to index), `acked` (the
+ * leader heard `from` has up to index), `durable` (this node's flush covering index landed),
+ * `committed` or `answered` (its proposal resolved). Nothing is built unless the channel has a
+ * subscriber.
+ */
+export const raftChannel = channel('cairn:raft')
+
+function traceReceived(m: RaftMessage): void {
+  if (m.type === 'append' && m.entries.length > 0)
+    raftChannel.publish({ event: 'appended', group: m.group, index: m.entries.at(-1)!.index })
+  else if (m.type === 'appendResponse' && !m.reject)
+    raftChannel.publish({ event: 'acked', group: m.group, index: m.index, from: m.from })
+}
 const WAITERS_PER_GROUP_MAX = 100_000
 /**
  * How long a produce waits for a leadership change under way here (a hand-off, an election) to
@@ -259,6 +276,7 @@ export class RaftHost {
       return Promise.reject(new HostError(r.error, r.message))
     }
     this.schedule(group)
+    if (raftChannel.hasSubscribers) raftChannel.publish({ event: 'proposed', group, index: r.lastIndex })
     return new Promise((resolve, reject) => {
       const w = { firstIndex: r.firstIndex, lastIndex: r.lastIndex, term: r.term, resolve, reject }
       if (ack === 'local' || this.options.unsafeAckBeforeCommit) g.localWaiters.push(w)
@@ -419,6 +437,7 @@ export class RaftHost {
     for (const m of messages) {
       const g = this.groups.get(m.group)
       if (!g) continue
+      if (raftChannel.hasSubscribers) traceReceived(m)
       g.raft.step(m)
       this.dirty.add(m.group)
     }
@@ -482,7 +501,11 @@ export class RaftHost {
       for (const m of rd.messages) out.push(m)
       this.answerWaiters(g, rd, g.appliedIndex)
       if (rd.sync) syncs.push({ g, sync: rd.sync })
-      if (rd.committed.length > 0) applies.push({ g, committed: rd.committed })
+      if (rd.committed.length > 0) {
+        applies.push({ g, committed: rd.committed })
+        if (raftChannel.hasSubscribers)
+          raftChannel.publish({ event: 'committed', group: id, index: rd.committed.at(-1)!.index })
+      }
       if (rd.installed !== null || rd.committed.some((e) => e.kind === EntryKind.config)) appliesWait = true
     }
     this.dirty.clear()
@@ -564,6 +587,8 @@ export class RaftHost {
     if (this.closed) return
     for (const { g, sync } of syncs) {
       if (this.groups.get(g.id) !== g) continue
+      if (raftChannel.hasSubscribers)
+        raftChannel.publish({ event: 'durable', group: g.id, index: sync.index })
       g.raft.advance(sync)
       this.answerLocalWaiters(g, sync)
       this.dirty.add(g.id)
@@ -602,8 +627,11 @@ export class RaftHost {
       const w = g.waiters[k]!
       if (rd.role === 'leader' && rd.term === w.term) {
         if (w.lastIndex > appliedIndex) break
-        if (g.log.term(w.lastIndex) === w.term) w.resolve(w)
-        else w.reject(new NotLeaderError(g.id, rd.leaderId))
+        if (g.log.term(w.lastIndex) === w.term) {
+          if (raftChannel.hasSubscribers)
+            raftChannel.publish({ event: 'answered', group: g.id, index: w.lastIndex })
+          w.resolve(w)
+        } else w.reject(new NotLeaderError(g.id, rd.leaderId))
       } else {
         // Leadership moved: the entries may still commit under the next leader, or not. The
         // answer is Kafka's, and an idempotent producer's retry resolves the doubt.

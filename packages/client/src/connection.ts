@@ -3,6 +3,7 @@
  * responses are matched by id and checked field by field (@cairn/protocol) before they are
  * believed. Bounded: requests in flight per connection, and each request's time.
  */
+import { channel } from 'node:diagnostics_channel'
 import {
   type ApiName,
   type ApiRequest,
@@ -31,6 +32,14 @@ function zeroMask(mask: Uint8Array): void {
   mask.fill(0)
 }
 
+/**
+ * Each request as it is sent and as its answer arrives, for following one request through every
+ * process it touches (`scripts/trace-hops.mjs`): `{ event: 'sent' | 'answered', port, id, api }`,
+ * `port` being this end's local port, which the node sees as the client's. Nothing is built unless
+ * the channel has a subscriber.
+ */
+export const requestChannel = channel('cairn:client:request')
+
 /** The node answered the whole request with an error (envelope-level). */
 export class RequestError extends CairnError {}
 
@@ -52,6 +61,8 @@ export class Connection {
     readonly address: string,
     private readonly ws: WebSocket,
     private readonly requestTimeoutMs: number,
+    /** This end's port: with the id, what names a request on the node too. */
+    private readonly localPort: number,
   ) {
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary))
     ws.on('close', (code, reason) =>
@@ -69,13 +80,17 @@ export class Connection {
         maxPayload: RESPONSE_BYTES_MAX,
         generateMask: zeroMask,
       })
+      let localPort = 0
+      ws.once('upgrade', (response) => {
+        localPort = response.socket.localPort ?? 0
+      })
       const timer = setTimeout(() => {
         ws.terminate()
         reject(new NetworkError(`could not connect to ${address} within ${CONNECT_TIMEOUT_MS} ms`))
       }, CONNECT_TIMEOUT_MS)
       ws.once('open', () => {
         clearTimeout(timer)
-        resolve(new Connection(address, ws, requestTimeoutMs))
+        resolve(new Connection(address, ws, requestTimeoutMs, localPort))
       })
       ws.once('error', (err) => {
         clearTimeout(timer)
@@ -112,6 +127,8 @@ export class Connection {
         )
       }, timeoutMs)
       this.pending.set(id, { api, resolve: resolve as (b: unknown) => void, reject, timer })
+      if (requestChannel.hasSubscribers)
+        requestChannel.publish({ event: 'sent', port: this.localPort, id, api })
       this.ws.send(frame.bytes, (err) => {
         frame.written()
         if (err) this.settle(id, new NetworkError(`${api} to ${this.address}: ${err.message}`))
@@ -141,6 +158,8 @@ export class Connection {
     const envelope = decoded.value
     if (!envelope) return // a late answer to a request that timed out
     const p = this.pending.get(envelope.id)!
+    if (requestChannel.hasSubscribers)
+      requestChannel.publish({ event: 'answered', port: this.localPort, id: envelope.id, api: p.api })
     if (envelope.error) {
       this.settle(
         envelope.id,

@@ -16,6 +16,7 @@
  *   fdatasyncs the file before its LevelDB batch, so no durable row points at bytes that are not.
  */
 
+import { channel } from 'node:diagnostics_channel'
 import type { GroupId } from '@cairn/raft'
 import type { ChainedBatch, ClassicLevel } from 'classic-level'
 import type { DataFiles } from './data-files.js'
@@ -23,6 +24,15 @@ import { StoreClosedError } from './errors.js'
 import { SEGMENT_MAX } from './keys.js'
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>
+
+/**
+ * Each batch once durable, for following one write through every process it touches
+ * (`scripts/trace-hops.mjs`): `{ seq, bytes, dataBytes, askedMs, startedMs, dataWrittenMs,
+ * durableMs }`, times from `performance.now()`: when a flush first asked for the batch (or it
+ * filled), when it was handed to LevelDB (after the batch before it was durable), when its data
+ * file part was durable, when it was. Nothing is timed unless the channel has a subscriber.
+ */
+export const batchChannel = channel('cairn:store:batch')
 
 /** Everything a finished batch tells the store: who wrote into it. */
 export interface DurableBatch {
@@ -37,6 +47,8 @@ export class Batch {
   ops = 0
   /** Someone awaits this batch: write it as soon as nothing is in flight. */
   wanted = false
+  /** When the batch was first asked for or sealed full (`performance.now()`; traced batches only). */
+  askedMs = 0
   /** Entry data bytes kept in LevelDB rows so far; past `inlineDataBytesMax` data goes to the file. */
   private inlineBytes = 0
   /** Entry data for the segment's data file, in position order from `dataPosition`. */
@@ -101,11 +113,28 @@ export class Batch {
 
   /** Writes the data (durable first), then the LevelDB batch with sync. */
   async write(files?: DataFiles): Promise<void> {
+    const traced = batchChannel.hasSubscribers
+    const startedMs = traced ? performance.now() : 0
+    let dataWrittenMs = startedMs
     if (this.dataParts.length > 0) {
       if (files === undefined) throw new Error('a batch with data for the data file needs the data files')
       await files.append(this.segment, this.dataPosition, this.dataParts)
+      if (traced) dataWrittenMs = performance.now()
     }
     await this.chained.write({ sync: true })
+    if (traced) {
+      const { seq, bytes, dataBytes } = this
+      const askedMs = this.askedMs || startedMs
+      batchChannel.publish({
+        seq,
+        bytes,
+        dataBytes,
+        askedMs,
+        startedMs,
+        dataWrittenMs,
+        durableMs: performance.now(),
+      })
+    }
   }
 
   async discard(): Promise<void> {
@@ -221,6 +250,7 @@ export class GroupCommit {
     if (this.failure !== null) return Promise.reject(this.failure)
     const open = this.open
     if (open !== null && open.ops > 0) {
+      if (!open.wanted && batchChannel.hasSubscribers) open.askedMs = performance.now()
       open.wanted = true
       this.pump()
       return open.durable
@@ -252,6 +282,7 @@ export class GroupCommit {
 
   private seal(): void {
     if (this.open === null) return
+    if (this.open.askedMs === 0 && batchChannel.hasSubscribers) this.open.askedMs = performance.now()
     this.segmentFilledBytes += this.open.bytes
     this.segmentDataBytes += this.open.dataBytes
     this.sealed.push(this.open)
