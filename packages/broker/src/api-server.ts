@@ -48,7 +48,7 @@ const CLOSE_HANDSHAKE_MS_MAX = 500
  * through every process it touches (`scripts/trace-hops.mjs`): `{ event: 'received' | 'answered',
  * port, id, api }`, `port` being the client's. Nothing is built unless the channel has a subscriber.
  */
-export const requestChannel = channel('cairn:broker:request')
+const requestChannel = channel('cairn:broker:request')
 
 /** Requests that a coordinator may hold until a rebalance completes. */
 const WAITING_APIS: ReadonlySet<ApiName> = new Set(['joinGroup', 'syncGroup'])

@@ -61,7 +61,7 @@ export const DEFAULT_TICK_MS = 100
  * `committed` or `answered` (its proposal resolved). Nothing is built unless the channel has a
  * subscriber.
  */
-export const raftChannel = channel('cairn:raft')
+const raftChannel = channel('cairn:raft')
 
 function traceReceived(m: RaftMessage): void {
   if (m.type === 'append' && m.entries.length > 0)

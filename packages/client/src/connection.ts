@@ -38,7 +38,7 @@ function zeroMask(mask: Uint8Array): void {
  * `port` being this end's local port, which the node sees as the client's. Nothing is built unless
  * the channel has a subscriber.
  */
-export const requestChannel = channel('cairn:client:request')
+const requestChannel = channel('cairn:client:request')
 
 /** The node answered the whole request with an error (envelope-level). */
 export class RequestError extends CairnError {}

@@ -32,7 +32,7 @@ type Db = ClassicLevel<Uint8Array, Uint8Array>
  * filled), when it was handed to LevelDB (after the batch before it was durable), when its data
  * file part was durable, when it was. Nothing is timed unless the channel has a subscriber.
  */
-export const batchChannel = channel('cairn:store:batch')
+const batchChannel = channel('cairn:store:batch')
 
 /** Everything a finished batch tells the store: who wrote into it. */
 export interface DurableBatch {
