@@ -69,6 +69,7 @@ function traceReceived(m: RaftMessage): void {
   else if (m.type === 'appendResponse' && !m.reject)
     raftChannel.publish({ event: 'acked', group: m.group, index: m.index, from: m.from })
 }
+
 const WAITERS_PER_GROUP_MAX = 100_000
 /**
  * How long a produce waits for a leadership change under way here (a hand-off, an election) to

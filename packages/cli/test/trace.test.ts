@@ -173,13 +173,17 @@ describe('tracing each write hop by hop', () => {
     // 2,000 records at 1,000 a second: a request about every millisecond, each found on both ends.
     assert.ok(r.requests.total.count >= 200, `${r.requests.total.count} requests`)
     assert.ok(r.proposals.total.count >= 200, `${r.proposals.total.count} proposals`)
+    // A commit needs the leader's flush and one follower's ack: every proposal has them.
     for (const part of [
       "leader's flush",
       'first follower: received → durable',
-      'second follower: durable → ack at leader',
+      'first follower: durable → ack at leader',
       'quorum durable → committed',
     ])
       assert.equal(r.proposals.parts[part]?.all.count, r.proposals.total.count, part)
+    // The second follower's ack may come after the nodes stopped, for the last few.
+    const second = r.proposals.parts['second follower: durable → ack at leader']?.all.count ?? 0
+    assert.ok(second >= 0.9 * r.proposals.total.count, `${second} second acks`)
     const flushes = r.flushes.parts['LevelDB batch written with sync']
     assert.ok(flushes !== undefined && flushes.all.count > 0.9 * r.proposals.total.count, 'batches found')
     assert.ok(r.requests.total.p50 > 0 && r.proposals.total.p50 > 0)
