@@ -98,7 +98,6 @@ function readTraces(dir) {
         case 'B':
           p.batches.push({
             bytes: +w[2],
-            dataBytes: +w[3],
             asked: +w[4],
             started: +w[5],
             data: +w[6],

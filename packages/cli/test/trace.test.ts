@@ -58,6 +58,15 @@ function report(dir: string, ...args: string[]): Report {
 const near = (actual: number, expected: number, what: string) =>
   assert.ok(Math.abs(actual - expected) < 0.01, `${what}: ${actual}, expected ${expected}`)
 
+/** Each [part, over which rows, which figure, expected ms] of a breakdown, within 0.01. */
+function expectParts(b: Breakdown, expected: [string, 'all' | 'slowest', 'mean' | 'p50', number][]): void {
+  for (const [part, rows, figure, value] of expected) {
+    const summary = b.parts[part]?.[rows]
+    assert.ok(summary !== undefined, `no part '${part}' in the report`)
+    near(summary[figure], value, `${part}, ${rows} ${figure}`)
+  }
+}
+
 /**
  * 100 writes of group 7, led by node 1, 10 ms apart. Each is proposed at t; the leader's flush
  * lands at t + 1.1; node 2 receives it at t + 0.3, has it durable at t + 1.3, and its ack reaches
@@ -102,32 +111,35 @@ describe('tracing each write hop by hop', () => {
     assert.deepEqual(r.processes, ['bench (100)', 'node 1', 'node 2', 'node 3'])
     assert.equal(r.requests.total.count, 100)
     assert.equal(r.proposals.total.count, 100)
-    const req = r.requests.parts
-    near(req['client → node']!.all.p50, 0.3, 'client → node')
-    near(req['node: received → answered']!.slowest.mean, 9.6, 'the node, slowest')
-    near(req['node: received → answered']!.all.p50, 2.1, 'the node, median')
-    near(req['node → client']!.all.p50, 0.2, 'node → client')
-    const p = r.proposals.parts
     near(r.proposals.total.p50, 1.8, 'proposed → answered, median')
     near(r.proposals.total.p99, 9.3, 'proposed → answered, p99')
-    near(p["leader's flush"]!.all.p50, 1.1, "the leader's flush, median")
-    near(p["leader's flush"]!.slowest.mean, 9.1, "the leader's flush, slowest")
-    // The first follower to acknowledge is node 2, in every write.
-    near(p['first follower: proposed → received']!.slowest.mean, 0.3, 'first follower receives')
-    near(p['first follower: received → durable']!.slowest.mean, 1.0, 'first follower flushes')
-    near(p['first follower: durable → ack at leader']!.slowest.mean, 0.3, 'first follower acks')
-    near(p['second follower: received → durable']!.slowest.mean, 9.3, 'second follower flushes')
-    // The quorum is the leader and node 2: durable at 1.6 (node 2's ack), or 9.1 (the leader's flush).
-    near(p['quorum durable → committed']!.all.p50, 0.1, 'commit after the quorum')
-    near(p['quorum durable → committed']!.slowest.mean, 0.1, 'commit after the quorum, slowest')
-    near(p['committed → answered']!.all.p50, 0.1, 'answer after the commit')
-    const f = r.flushes.parts
-    near(f['waiting for the batch in flight']!.slowest.mean, 8, 'waiting, slowest')
-    near(f['waiting for the batch in flight']!.all.p50, 0, 'waiting, median')
-    near(f['proposed → flush asked']!.all.p50, 0.1, 'flush asked')
-    near(f['LevelDB batch written with sync']!.all.p50, 0.9, 'LevelDB')
-    near(f['durable → Raft told']!.all.p50, 0.1, 'Raft told')
-    near(f['batch KiB']!.all.p50, 2, 'batch size')
+    expectParts(r.requests, [
+      ['client → node', 'all', 'p50', 0.3],
+      ['node: received → answered', 'slowest', 'mean', 9.6],
+      ['node: received → answered', 'all', 'p50', 2.1],
+      ['node → client', 'all', 'p50', 0.2],
+    ])
+    expectParts(r.proposals, [
+      ["leader's flush", 'all', 'p50', 1.1],
+      ["leader's flush", 'slowest', 'mean', 9.1],
+      // The first follower to acknowledge is node 2, in every write.
+      ['first follower: proposed → received', 'slowest', 'mean', 0.3],
+      ['first follower: received → durable', 'slowest', 'mean', 1.0],
+      ['first follower: durable → ack at leader', 'slowest', 'mean', 0.3],
+      ['second follower: received → durable', 'slowest', 'mean', 9.3],
+      // The quorum is the leader and node 2: durable at 1.6 (node 2's ack), or 9.1 (the leader's flush).
+      ['quorum durable → committed', 'all', 'p50', 0.1],
+      ['quorum durable → committed', 'slowest', 'mean', 0.1],
+      ['committed → answered', 'all', 'p50', 0.1],
+    ])
+    expectParts(r.flushes, [
+      ['waiting for the batch in flight', 'slowest', 'mean', 8],
+      ['waiting for the batch in flight', 'all', 'p50', 0],
+      ['proposed → flush asked', 'all', 'p50', 0.1],
+      ['LevelDB batch written with sync', 'all', 'p50', 0.9],
+      ['durable → Raft told', 'all', 'p50', 0.1],
+      ['batch KiB', 'all', 'p50', 2],
+    ])
     assert.deepEqual(
       r.gc.map((g) => [g.process, g.count]),
       [
