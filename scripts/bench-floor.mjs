@@ -14,14 +14,24 @@
 // (corrected for coordinated omission, as `cairn bench --rate`): the floor of a fixed-rate run's tail.
 //
 // Usage: node scripts/bench-floor.mjs [--mb 1000] [--batch-bytes 131072] [--in-flight 32] [--rate B]
-//                                     [--store file|leveldb|split|split-parallel] [--memtable-bytes N]
+//                                     [--store file|file-sync|leveldb|split|split-parallel] [--memtable-bytes N]
 //                                     [--no-fsync]
-// --store: where each replica keeps what it receives: a plain file (the default), or LevelDB as
+// --store: where each replica keeps what it receives: a plain file (the default; file-sync writes
+// and fdatasyncs it on the main thread instead of the libuv pool), or LevelDB as
 // @cairn/storage opens it (see durableLevel): the cost of LevelDB alone; --memtable-bytes sets its
 // memtable (LevelDB's write_buffer_size; 8 MiB as @cairn/storage's).
 import { fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { closeSync, fdatasync, mkdtempSync, openSync, rmSync, writev } from 'node:fs'
+import {
+  closeSync,
+  fdatasync,
+  fdatasyncSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  writev,
+  writevSync,
+} from 'node:fs'
 import { createRequire } from 'node:module'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -110,6 +120,27 @@ function durableFile(path, fsync) {
 }
 
 /**
+ * The same, written and fdatasynced on the main thread (`writevSync`, `fdatasyncSync`): no libuv
+ * pool thread to wake and no completion to wait for, at the price of an event loop that stops for
+ * every fdatasync.
+ */
+function durableFileSync(path, fsync) {
+  const fd = openSync(path, 'a')
+  return groupCommit(
+    async (batch) => {
+      const bufs = batch.map((b) => b.buf)
+      let bytes = 0
+      for (const b of bufs) bytes += b.length
+      for (let written = 0; written < bytes; ) {
+        written += writevSync(fd, written === 0 ? bufs : [Buffer.concat(bufs).subarray(written)])
+      }
+      if (fsync) fdatasyncSync(fd)
+    },
+    () => closeSync(fd),
+  )
+}
+
+/**
  * The same with LevelDB, opened as @cairn/storage opens it (no compression, 2 MiB tables, an 8 MiB
  * memtable unless --memtable-bytes says otherwise); each turn's buffers are one batch written with
  * `sync`, one batch in flight.
@@ -165,7 +196,9 @@ async function replica() {
   const file =
     storeArg === 'file'
       ? durableFile(`${path}.log`, fsync)
-      : await durableLevel(path, fsync, storeArg, Number(memtableArg))
+      : storeArg === 'file-sync'
+        ? durableFileSync(`${path}.log`, fsync)
+        : await durableLevel(path, fsync, storeArg, Number(memtableArg))
   const followers = []
   /** Batch ids one follower has acknowledged: the first ack completes the quorum. */
   const acksSeen = new Set()
@@ -238,11 +271,12 @@ async function client() {
   if (values.help) {
     console.log(
       'usage: node scripts/bench-floor.mjs [--mb 1000] [--batch-bytes 131072] [--in-flight 32] [--rate B]\n' +
-        '                                    [--store file|leveldb|split|split-parallel] [--memtable-bytes N]\n' +
+        '                                    [--store file|file-sync|leveldb|split|split-parallel] [--memtable-bytes N]\n' +
         '                                    [--no-fsync]\n' +
         '  --rate B   B batches a second, each timed from when it was due (default: as fast as\n' +
         '             --in-flight allows)\n' +
-        '  --store    where each replica keeps what it receives: a plain file (default); LevelDB rows\n' +
+        '  --store    where each replica keeps what it receives: a plain file (default), or the same\n' +
+        '             written and fdatasynced on the main thread (file-sync); LevelDB rows\n' +
         '             holding the bytes (leveldb); the bytes in a file and a small LevelDB row each,\n' +
         '             the file synced first (split) or both at once (split-parallel). LevelDB is opened\n' +
         '             as @cairn/storage opens it, with a memtable of --memtable-bytes (8 MiB).',
@@ -253,8 +287,8 @@ async function client() {
   const batchBytes = Number(values['batch-bytes'])
   const inFlightMax = Number(values['in-flight'])
   const batches = Math.floor(totalBytes / batchBytes)
-  if (!['file', 'leveldb', 'split', 'split-parallel'].includes(values.store))
-    throw new Error(`--store must be file, leveldb, split or split-parallel, not ${values.store}`)
+  if (!['file', 'file-sync', 'leveldb', 'split', 'split-parallel'].includes(values.store))
+    throw new Error(`--store must be file, file-sync, leveldb, split or split-parallel, not ${values.store}`)
   const memtableBytes = Number(values['memtable-bytes'])
   if (!(Number.isInteger(memtableBytes) && memtableBytes >= 64 * 1024))
     throw new Error('--memtable-bytes must be an integer of at least 65536')
@@ -368,7 +402,7 @@ async function client() {
         rate: ratePerS,
         fsync: fsync === 'fsync',
         store: values.store,
-        memtable_bytes: values.store === 'file' ? null : memtableBytes,
+        memtable_bytes: values.store.startsWith('file') ? null : memtableBytes,
         p50_ms: pct(0.5),
         p99_ms: pct(0.99),
         p999_ms: pct(0.999),

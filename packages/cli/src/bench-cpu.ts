@@ -5,7 +5,7 @@
  * load, so each run says how busy its processes were, and what a megabyte cost.
  */
 import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 
 const CLOCK_TICKS_PER_S_DEFAULT = 100
 
@@ -28,6 +28,35 @@ export function cpuTicks(stat: string): number {
   return utime + stime
 }
 
+/** voluntary + nonvoluntary context switches in one /proc/PID/task/TID/status. */
+export function threadContextSwitches(status: string): number {
+  const voluntary = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(status)
+  const nonvoluntary = /^nonvoluntary_ctxt_switches:\s+(\d+)$/m.exec(status)
+  if (!voluntary || !nonvoluntary) throw new Error('no ctxt_switches in /proc/PID/task/TID/status')
+  return Number(voluntary[1]) + Number(nonvoluntary[1])
+}
+
+/**
+ * Context switches of every thread of `pid` so far (a thread that exits takes its count with it);
+ * null if the process is gone. Each is a thread that slept (a wait for the network, the disk, a
+ * lock or work) or was preempted: what a write costs beyond its CPU when processes share cores.
+ */
+export function contextSwitches(pid: number): number | null {
+  try {
+    let total = 0
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        total += threadContextSwitches(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))
+      } catch {
+        // The thread exited between the listing and the read.
+      }
+    }
+    return total
+  } catch {
+    return null
+  }
+}
+
 /** VmRSS in bytes. */
 export function rssBytes(status: string): number {
   const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status)
@@ -42,6 +71,8 @@ export interface CpuUse {
   bench: number
   /** Per node, in the cluster's order; null when the nodes are not this bench's processes (--bootstrap) or /proc is missing. */
   nodes: number[] | null
+  /** Context switches of the bench and its nodes together over the phase; null when `nodes` is. */
+  contextSwitches: number | null
 }
 
 function nodeTicks(pid: number): number | null {
@@ -59,21 +90,35 @@ export function cpuMeter(nodePids: readonly number[]): () => CpuUse {
   const watchNodes = nodePids.length > 0 && existsSync('/proc/self/stat')
   const ticksPerS = watchNodes ? clockTicksPerS() : CLOCK_TICKS_PER_S_DEFAULT
   const first = watchNodes ? nodePids.map(nodeTicks) : []
+  const pids = [process.pid, ...nodePids]
+  const switchesAt = () => {
+    let total = 0
+    for (const pid of pids) {
+      const n = contextSwitches(pid)
+      if (n === null) return null
+      total += n
+    }
+    return total
+  }
+  const firstSwitches = watchNodes ? switchesAt() : null
   return () => {
     const ms = performance.now() - startMs
     const percent = (cpuMs: number) => (ms > 0 ? (cpuMs / ms) * 100 : 0)
     const used = process.cpuUsage(start)
     const bench = percent((used.user + used.system) / 1000)
     const seconds = ms / 1000
-    if (!watchNodes) return { seconds, bench, nodes: null }
+    const unknown = { seconds, bench, nodes: null, contextSwitches: null }
+    if (!watchNodes) return unknown
     const nodes: number[] = []
     for (const [k, pid] of nodePids.entries()) {
       const before = first[k]
       const now = nodeTicks(pid)
-      if (before === null || before === undefined || now === null) return { seconds, bench, nodes: null }
+      if (before === null || before === undefined || now === null) return unknown
       nodes.push(percent(((now - before) / ticksPerS) * 1000))
     }
-    return { seconds, bench, nodes }
+    const switches = switchesAt()
+    const contextSwitches = firstSwitches === null || switches === null ? null : switches - firstSwitches
+    return { seconds, bench, nodes, contextSwitches }
   }
 }
 
@@ -85,6 +130,24 @@ export function cpuMsPerMb(use: CpuUse, megabytes: number): number | null {
   if (use.nodes === null || megabytes <= 0) return null
   const percent = use.bench + use.nodes.reduce((a, b) => a + b, 0)
   return ((percent / 100) * use.seconds * 1000) / megabytes
+}
+
+/**
+ * What one produce request cost the bench and its nodes together: CPU milliseconds and context
+ * switches. Without `linger.ms` a fixed-rate run sends about a request per event-loop turn
+ * whatever the record rate, so this, not the megabytes, is what fills the cores. Null without the
+ * nodes' figures or without requests.
+ */
+export function costPerRequest(
+  use: CpuUse,
+  requests: number,
+): { cpuMs: number; contextSwitches: number } | null {
+  if (use.nodes === null || use.contextSwitches === null || requests <= 0) return null
+  const percent = use.bench + use.nodes.reduce((a, b) => a + b, 0)
+  return {
+    cpuMs: ((percent / 100) * use.seconds * 1000) / requests,
+    contextSwitches: use.contextSwitches / requests,
+  }
 }
 
 /** "41/44/43": each node's % of a core, or "-" without them. */

@@ -109,6 +109,8 @@ export class LoadGenerator {
   private readonly warmupRecords: number
   private stopped = false
   private finish: (() => void) | null = null
+  /** The producers' request total when run() began: warm-up sends made before are not the run's. */
+  private requestsAtStart = 0
 
   constructor(
     producers: Producer[],
@@ -158,8 +160,20 @@ export class LoadGenerator {
     return this.states.reduce((sum, s) => sum + s.inFlight, 0)
   }
 
+  /** Produce requests the producers sent since run() began (Kafka's `request-total`). */
+  get produceRequests(): number {
+    return this.requestTotal() - this.requestsAtStart
+  }
+
+  private requestTotal(): number {
+    let total = 0
+    for (const s of this.states) total += s.producer.metrics()['request-total']
+    return total
+  }
+
   /** Starts sending; resolves when every record has its outcome, or after stop() when none is in flight. */
   run(): Promise<void> {
+    this.requestsAtStart = this.requestTotal()
     this.startedMs = performance.now()
     this.lastAckMs = this.startedMs
     // At a fixed rate record k is intended at start + k × interval, whoever sends it.

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto'
 import type { Cairn, PartitionInfo, Producer } from '@cairn/client'
 import type { Histogram } from 'hdr-histogram-js'
 import { type BenchOptions, createTopic, type Run, waitForLeaders } from './bench-context.js'
-import { type CpuUse, cpuMeter, cpuMsPerMb, nodesCpuCell } from './bench-cpu.js'
+import { type CpuUse, costPerRequest, cpuMeter, cpuMsPerMb, nodesCpuCell } from './bench-cpu.js'
 import { ConsumeLoad, LoadGenerator } from './bench-load.js'
 import {
   int,
@@ -264,6 +264,7 @@ function produced(
   }
   const all = latencies(load.publish, endToEnd?.all, 'whole run')
   const after = latencies(load.steadyPublish, endToEnd?.steady, steadyLabel)
+  const requests = requestFigures(load, cpu)
   return {
     throughput: table([
       [
@@ -279,6 +280,7 @@ function produced(
       row('whole run', whole, int(load.failed)),
       ...(warm ? [row(steadyLabel, steady, '-')] : []),
     ]),
+    requests: requests.table,
     latencyRows: [
       ...(warm ? [...all.rows, ...after.rows] : all.rows),
       ...(fixedRate ? [latencyRow('send delay (sent - due)', sendDelay)] : []),
@@ -293,6 +295,35 @@ function produced(
       ...(warm && { whole_run: stretchJson(whole, all.json) }),
       ...(fixedRate ? latencyJson('send_delay_', sendDelay) : {}),
       ...cpuJson(cpu, (load.acked * o.recordSizeBytes) / MB),
+      ...requests.json,
+    },
+  }
+}
+
+/**
+ * The produce requests of the whole run, and what each cost the four processes: at a fixed rate
+ * without linger.ms the cores fill with requests, not with bytes (see BENCHMARKS.md).
+ */
+function requestFigures(load: LoadGenerator, cpu: CpuUse) {
+  const requests = load.produceRequests
+  const cost = costPerRequest(cpu, requests)
+  const recordsEach = requests > 0 ? load.acked / requests : null
+  return {
+    table: table([
+      ['produce requests', 'requests/s', 'records each', 'CPU ms each', 'context switches each'],
+      [
+        int(requests),
+        cpu.seconds > 0 ? int(requests / cpu.seconds) : '-',
+        recordsEach === null ? '-' : recordsEach.toFixed(1),
+        cost === null ? '-' : cost.cpuMs.toFixed(2),
+        cost === null ? '-' : cost.contextSwitches.toFixed(1),
+      ],
+    ]),
+    json: {
+      produce_requests: requests,
+      records_per_request: recordsEach === null ? null : round3(recordsEach),
+      cpu_ms_per_request: cost === null ? null : round3(cost.cpuMs),
+      context_switches_per_request: cost === null ? null : round3(cost.contextSwitches),
     },
   }
 }
@@ -318,7 +349,7 @@ export async function produceWorkload(run: Run): Promise<BenchResult> {
   const figures = produced(o, topic, load, cpu)
   return {
     title: describeRun(o, topic, whereOf(run)),
-    tables: [figures.throughput, table([LATENCY_HEADER, ...figures.latencyRows])],
+    tables: [figures.throughput, figures.requests, table([LATENCY_HEADER, ...figures.latencyRows])],
     json: figures.json,
     failures: load.failed,
     firstError: load.firstError,
@@ -353,7 +384,7 @@ export async function e2eWorkload(run: Run): Promise<BenchResult> {
   })
   return {
     title: describeRun(o, topic, whereOf(run)),
-    tables: [figures.throughput, table([LATENCY_HEADER, ...figures.latencyRows])],
+    tables: [figures.throughput, figures.requests, table([LATENCY_HEADER, ...figures.latencyRows])],
     json: figures.json,
     failures: load.failed,
     firstError: load.firstError,

@@ -10,9 +10,18 @@ import { LoadGenerator } from '../src/bench-load.js'
 /** Bound on a whole run here: a load that never finishes fails instead of hanging. */
 const RUN_MS_MAX = 10_000
 
-/** A producer whose k-th send (over every fake of a run) is acknowledged after `latencyMs(k)`. */
+/**
+ * A producer whose k-th send (over every fake of a run) is acknowledged after `latencyMs(k)`; each
+ * send is a request of its own.
+ */
 function fakeProducers(count: number, latencyMs: (k: number) => number): Producer[] {
   let k = 0
+  const metrics = () => ({
+    'request-total': k,
+    'record-send-total': k,
+    'record-retry-total': 0,
+    'record-error-total': 0,
+  })
   const send = (request: SendRequest): Promise<RecordMetadata[]> => {
     const delay = latencyMs(k++)
     const metadata: RecordMetadata[] = [
@@ -20,8 +29,19 @@ function fakeProducers(count: number, latencyMs: (k: number) => number): Produce
     ]
     return new Promise((resolve) => setTimeout(() => resolve(metadata), delay))
   }
-  return Array.from({ length: count }, () => ({ send }) as unknown as Producer)
+  // One counter for all of them: metrics() of the first tells the run's requests.
+  return Array.from(
+    { length: count },
+    (_, i) => ({ send, metrics: i === 0 ? metrics : zero }) as unknown as Producer,
+  )
 }
+
+const zero = () => ({
+  'request-total': 0,
+  'record-send-total': 0,
+  'record-retry-total': 0,
+  'record-error-total': 0,
+})
 
 async function runBounded(load: LoadGenerator): Promise<void> {
   let timer: NodeJS.Timeout | undefined

@@ -14,7 +14,13 @@ import { RoundRobinPartitioner } from '@cairn/client'
 import { UsageError } from '../src/args.js'
 import { parseBenchOptions } from '../src/bench-command.js'
 import { benchProducerConfig } from '../src/bench-context.js'
-import { cpuMeter, cpuMsPerMb, nodesCpuCell } from '../src/bench-cpu.js'
+import {
+  costPerRequest,
+  cpuMeter,
+  cpuMsPerMb,
+  nodesCpuCell,
+  threadContextSwitches,
+} from '../src/bench-cpu.js'
 import { NODE_V8_FLAGS } from '../src/v8-flags.js'
 import { BIN, cairn } from './helpers.js'
 
@@ -105,6 +111,28 @@ function assertCpu(json: Record<string, unknown>): void {
   // Every node stored the records (RF 3): none can have been idle, nor busier than every core.
   for (const p of nodes) assert.ok(p > 0 && p <= 100 * availableParallelism() + 1, `node CPU ${p} %`)
   assert.ok((json.cpu_ms_per_mb as number) > 0)
+}
+
+/**
+ * The produce requests of the run and what each cost the bench and the nodes: CPU and context
+ * switches (each of the four processes sleeps and wakes at least once per request).
+ */
+function assertRequests(json: Record<string, unknown>): void {
+  assertNumbers(json, [
+    'produce_requests',
+    'records_per_request',
+    'cpu_ms_per_request',
+    'context_switches_per_request',
+  ])
+  const requests = json.produce_requests as number
+  const records = (json.whole_run as { records?: number } | undefined)?.records ?? (json.records as number)
+  assert.ok(requests > 0 && requests <= records, `${requests} requests for ${records} records`)
+  assert.ok(Math.abs((json.records_per_request as number) - records / requests) < 0.01, 'records per request')
+  assert.ok((json.cpu_ms_per_request as number) > 0)
+  assert.ok(
+    (json.context_switches_per_request as number) >= 4,
+    `${json.context_switches_per_request} switches`,
+  )
 }
 
 describe('cairn bench', () => {
@@ -203,6 +231,7 @@ describe('cairn bench', () => {
     assert.ok((json.p50_ms as number) <= (json.p99_ms as number))
     assert.ok((json.p99_ms as number) <= (json.max_ms as number))
     assertCpu(json)
+    assertRequests(json)
   })
 
   it('e2e at a fixed rate for ~3 s after a 1 s warm-up, round-robin: publish and end-to-end latencies of both', async () => {
@@ -241,6 +270,10 @@ describe('cairn bench', () => {
     assert.match(r.stderr, /\[e2e\] .*records\/s .*p99/, 'a progress line')
     assert.match(r.stdout, /end-to-end \(whole run\)/)
     assert.match(r.stdout, /end-to-end \(after 1,000 warm-up\)/)
+    assertRequests(json)
+    // linger.ms 0 at 1,000 records/s over 4 partitions: a request for about every turn that sent.
+    assert.ok((json.records_per_request as number) < 50, `${json.records_per_request} records per request`)
+    assert.match(r.stdout, /produce requests +requests\/s +records each +CPU ms each +context switches each/)
   })
 
   it('consume: the catch-up rate of a backlog', async () => {
@@ -459,12 +492,34 @@ describe('bench CPU figures', () => {
   })
 
   it('per MB and per node', () => {
-    const use = { seconds: 2, bench: 50, nodes: [40, 60, 50] }
+    const use = { seconds: 2, bench: 50, nodes: [40, 60, 50], contextSwitches: null }
     // 2 s at 200 % of a core is 4,000 ms of CPU, over 8 MB.
     assert.equal(cpuMsPerMb(use, 8), 500)
     assert.equal(cpuMsPerMb({ ...use, nodes: null }, 8), null)
     assert.equal(cpuMsPerMb(use, 0), null)
     assert.equal(nodesCpuCell(use), '40/60/50')
     assert.equal(nodesCpuCell({ ...use, nodes: null }), '-')
+  })
+
+  it('per produce request: CPU ms and context switches of the four processes together', () => {
+    const use = { seconds: 2, bench: 50, nodes: [40, 60, 50], contextSwitches: 30_000 }
+    // 4,000 ms of CPU and 30,000 switches over 1,000 requests.
+    assert.deepEqual(costPerRequest(use, 1_000), { cpuMs: 4, contextSwitches: 30 })
+    assert.equal(costPerRequest(use, 0), null)
+    assert.equal(costPerRequest({ ...use, nodes: null }, 1_000), null)
+    assert.equal(costPerRequest({ ...use, contextSwitches: null }, 1_000), null)
+  })
+
+  it("context switches: a thread's voluntary and nonvoluntary ones, and every thread of a process", () => {
+    const status = 'Name:\tnode\nvoluntary_ctxt_switches:\t1234\nnonvoluntary_ctxt_switches:\t56\n'
+    assert.equal(threadContextSwitches(status), 1290)
+    assert.throws(() => threadContextSwitches('Name:\tnode\n'), /ctxt_switches/)
+    const meter = cpuMeter([process.pid])
+    const slept = new Int32Array(new SharedArrayBuffer(4))
+    for (let k = 0; k < 20; k++) Atomics.wait(slept, 0, 0, 1)
+    const use = meter()
+    // This process twice over (as the bench and as the "node"), and it slept 20 times.
+    assert.ok(use.contextSwitches !== null && use.contextSwitches >= 40, `${use.contextSwitches} switches`)
+    assert.equal(cpuMeter([])().contextSwitches, null, 'no node processes: no figure')
   })
 })

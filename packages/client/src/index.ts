@@ -120,6 +120,7 @@ export {
   type ProduceOptions,
   Producer,
   type ProducerIo,
+  type ProducerMetrics,
   type ProducerOptions,
   type Sender,
   type SendRequest,

@@ -312,8 +312,30 @@ function knownPartitions(partitionCount: number | undefined): partitionCount is 
   return partitionCount !== undefined && partitionCount >= 1
 }
 
+/**
+ * Totals since the producer was made, by the names of Kafka's producer-metrics group (each Kafka
+ * `-rate` is the matching `-total` over time). `record-send-total` counts a retried batch's
+ * records again, as Kafka's does.
+ */
+export interface ProducerMetrics {
+  /** Produce requests sent. */
+  'request-total': number
+  /** Records in the batches those requests carried. */
+  'record-send-total': number
+  /** Records sent again after a retriable error. */
+  'record-retry-total': number
+  /** Records of batches that failed for good (not those refused before they joined a batch). */
+  'record-error-total': number
+}
+
 export class Producer {
   readonly config: ResolvedProducerConfig
+  private readonly totals: ProducerMetrics = {
+    'request-total': 0,
+    'record-send-total': 0,
+    'record-retry-total': 0,
+    'record-error-total': 0,
+  }
   private readonly accumulator: RecordAccumulator
   /** Buffers of batch.size that full batches are encoded into, used again once acknowledged. */
   private readonly batchBuffers: BatchBuffers
@@ -382,6 +404,11 @@ export class Producer {
   /** The producer id and epoch in use; null until an idempotent producer has one. */
   get producerId(): Readonly<ProducerIdAndEpoch> | null {
     return this.producerIdAndEpoch
+  }
+
+  /** What this producer has sent so far (a copy). */
+  metrics(): ProducerMetrics {
+    return { ...this.totals }
   }
 
   /** Encoded bytes buffered and not yet acknowledged (bounded by buffer.memory). */
@@ -815,9 +842,12 @@ export class Producer {
       batch.attempts++
       batch.sent()
       const { topic, partition, recordCount, baseSequence } = batch
+      this.totals['record-send-total'] += recordCount
+      if (batch.attempts > 1) this.totals['record-retry-total'] += recordCount
       return { topic, partition, bytes, recordCount, baseSequence }
     })
     const options = { acks: this.config.acks, timeoutMs: this.config.requestTimeoutMs }
+    this.totals['request-total']++
     attempt(() => this.io.sender(request.nodeId, batches, options)).then(
       (results) => this.onResponse(request, results),
       (e: unknown) => this.onRequestFailed(request, e),
@@ -1014,6 +1044,7 @@ export class Producer {
   }
 
   private settleFailed(batch: ProducerBatch, error: Error): void {
+    this.totals['record-error-total'] += batch.records.length
     for (const r of batch.records) r.owner.recordFailed(r.index, error)
   }
 }

@@ -582,6 +582,32 @@ describe('retries and failures', () => {
     assert.deepEqual(values(cluster), ['a'])
   })
 
+  it("metrics(): Kafka's request, record-send, record-retry and record-error totals", async () => {
+    const { clock, cluster } = setup()
+    // The first request is lost and retried; later ones time out for good (retries = 1).
+    cluster.requestFault = (call) => (call.n === 0 ? 'drop-request' : undefined)
+    const producer = cluster.producer({ 'linger.ms': 0, retries: 1, acks: 1 })
+    const first = outcome(producer.send({ topic: 't', messages: [{ value: 'a' }, { value: 'b' }] }))
+    await clock.advance(1_000)
+    assert.ok(first.value, String(first.error))
+    assert.deepEqual(producer.metrics(), {
+      'request-total': 2,
+      'record-send-total': 4,
+      'record-retry-total': 2,
+      'record-error-total': 0,
+    })
+    cluster.batchFault = () => ({ errorCode: ErrorCode.REQUEST_TIMED_OUT.code })
+    const second = outcome(producer.send({ topic: 't', messages: [{ value: 'c' }] }))
+    await clock.advance(2_000)
+    assert.ok(second.error, 'the send failed')
+    assert.deepEqual(producer.metrics(), {
+      'request-total': 4,
+      'record-send-total': 6,
+      'record-retry-total': 3,
+      'record-error-total': 1,
+    })
+  })
+
   it('acks = 0 resolves with offset -1', async () => {
     const { clock, cluster } = setup()
     const producer = cluster.producer({ 'linger.ms': 0, acks: 0 })
