@@ -359,11 +359,11 @@ describe('cairn bench', () => {
     assert.match(bad.stderr, /^bench-floor: .*must be positive/)
   })
 
-  it('scripts/bench-floor.mjs --rate: batches at a fixed rate, in a file or in LevelDB, timed from when due', async () => {
+  it('scripts/bench-floor.mjs --rate: batches at a fixed rate, in a file (by the pool or the main thread) or in LevelDB, timed from when due', async () => {
     const script = fileURLToPath(new URL('../../../scripts/bench-floor.mjs', import.meta.url))
     const before = readdirSync(tmpdir()).filter((f) => f.startsWith('cairn-floor-')).length
     // 2 MiB of 10 KiB batches (204) at 400 a second: about half a second whatever the store.
-    for (const store of ['file', 'leveldb', 'split', 'split-parallel']) {
+    for (const store of ['file', 'file-sync', 'leveldb', 'split', 'split-parallel']) {
       const r = spawnSync(
         process.execPath,
         [
@@ -385,7 +385,7 @@ describe('cairn bench', () => {
       const json = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>
       assert.equal(json.store, store)
       assert.equal(json.rate, 400)
-      assert.equal(json.memtable_bytes, store === 'file' ? null : 8 * 1024 * 1024)
+      assert.equal(json.memtable_bytes, store.startsWith('file') ? null : 8 * 1024 * 1024)
       // The last batch is due at 203 / 400 s: a run that does not wait for due times ends sooner.
       assert.ok((json.seconds as number) >= 0.5, r.stdout)
       assert.ok((json.p99_ms as number) >= (json.p50_ms as number) && (json.p50_ms as number) > 0, r.stdout)
@@ -394,7 +394,7 @@ describe('cairn bench', () => {
     for (const [args, message] of [
       [
         ['--store', 'rocksdb'],
-        /^bench-floor: --store must be file, leveldb, split or split-parallel, not rocksdb/,
+        /^bench-floor: --store must be file, file-sync, leveldb, split or split-parallel, not rocksdb/,
       ],
       [['--rate', 'fast'], /^bench-floor: --rate must be/],
       [['--memtable-bytes', '1000'], /^bench-floor: --memtable-bytes must be/],
