@@ -135,8 +135,8 @@ export function cpuMsPerMb(use: CpuUse, megabytes: number): number | null {
 /**
  * What one produce request cost the bench and its nodes together: CPU milliseconds and context
  * switches. Without `linger.ms` a fixed-rate run sends about a request per event-loop turn
- * whatever the record rate, so this, not the megabytes, is what fills the cores. Null without the
- * nodes' figures or without requests.
+ * whatever the record rate, so this, more than the megabytes, is what fills the cores. Null
+ * without the nodes' figures or without requests.
  */
 export function costPerRequest(
   use: CpuUse,

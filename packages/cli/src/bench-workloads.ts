@@ -302,7 +302,7 @@ function produced(
 
 /**
  * The produce requests of the whole run, and what each cost the four processes: at a fixed rate
- * without linger.ms the cores fill with requests, not with bytes (see BENCHMARKS.md).
+ * without linger.ms the cores fill with requests more than with bytes (see BENCHMARKS.md).
  */
 function requestFigures(load: LoadGenerator, cpu: CpuUse) {
   const requests = load.produceRequests
