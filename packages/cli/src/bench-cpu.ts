@@ -127,9 +127,15 @@ export function cpuMeter(nodePids: readonly number[]): () => CpuUse {
  * phase; null without the nodes' figures or without data.
  */
 export function cpuMsPerMb(use: CpuUse, megabytes: number): number | null {
-  if (use.nodes === null || megabytes <= 0) return null
+  const cpuMs = totalCpuMs(use)
+  return cpuMs === null || megabytes <= 0 ? null : cpuMs / megabytes
+}
+
+/** CPU milliseconds of the bench and every node together over the phase; null without the nodes'. */
+function totalCpuMs(use: CpuUse): number | null {
+  if (use.nodes === null) return null
   const percent = use.bench + use.nodes.reduce((a, b) => a + b, 0)
-  return ((percent / 100) * use.seconds * 1000) / megabytes
+  return (percent / 100) * use.seconds * 1000
 }
 
 /**
@@ -142,12 +148,9 @@ export function costPerRequest(
   use: CpuUse,
   requests: number,
 ): { cpuMs: number; contextSwitches: number } | null {
-  if (use.nodes === null || use.contextSwitches === null || requests <= 0) return null
-  const percent = use.bench + use.nodes.reduce((a, b) => a + b, 0)
-  return {
-    cpuMs: ((percent / 100) * use.seconds * 1000) / requests,
-    contextSwitches: use.contextSwitches / requests,
-  }
+  const cpuMs = totalCpuMs(use)
+  if (cpuMs === null || use.contextSwitches === null || requests <= 0) return null
+  return { cpuMs: cpuMs / requests, contextSwitches: use.contextSwitches / requests }
 }
 
 /** "41/44/43": each node's % of a core, or "-" without them. */
