@@ -3,9 +3,10 @@
 // fsynced write can need, in Node, with none of Cairn's. Three replica processes on 127.0.0.1; the
 // client sends batches over TCP to replica 1, which writes each to its file and forwards the same
 // bytes to replicas 2 and 3; every replica appends what one turn received with one write and one
-// fdatasync (one in flight, the rest gathered for the next); replica 1 answers a batch once it is
-// on its own disk and on one follower's (a quorum of 3). No WebSocket, msgpack, Raft, LevelDB, CRC
-// or record parsing. A figure Cairn cannot beat on the same machine; the gap is Cairn's own cost.
+// fdatasync (one in flight, the rest gathered for the next); replica 1 answers a batch once two of
+// the three copies are on disk (a quorum: its own and a follower's, or both followers'). By
+// default no WebSocket, msgpack, Raft, LevelDB, CRC or record parsing: a figure Cairn cannot beat
+// on the same machine; the gap is Cairn's own cost.
 //
 // It also times each batch from send to answer: with --in-flight 1 and small batches, the floor of
 // one write's latency (four hops between processes, the replicas' fdatasyncs in parallel).
@@ -13,9 +14,16 @@
 // With --rate B it sends B batches a second instead, each due at start + k / B and timed from then
 // (corrected for coordinated omission, as `cairn bench --rate`): the floor of a fixed-rate run's tail.
 //
+// --leaders 3 sends batch k to replica k mod 3, which forwards it to the other two, as a Cairn topic's
+// partitions spread their leaders over the nodes: each replica leads a third and follows the rest.
+// --transport ws carries every message as Cairn's do, one WebSocket message (ws, no compression)
+// holding one msgpackr map: the client's batch, the leader's copy to each follower (decoded and
+// encoded again, as a Raft message is) and each answer. With --store split that is the floor of the
+// stack Cairn is built on, still with none of Cairn's own code (Raft, xstate, records, the broker).
+//
 // Usage: node scripts/bench-floor.mjs [--mb 1000] [--batch-bytes 131072] [--in-flight 32] [--rate B]
 //                                     [--store file|file-sync|leveldb|split|split-parallel] [--memtable-bytes N]
-//                                     [--no-fsync]
+//                                     [--leaders 1|3] [--transport tcp|ws] [--no-fsync]
 // --store: where each replica keeps what it receives: a plain file (the default; file-sync writes
 // and fdatasyncs it on the main thread instead of the libuv pool), or LevelDB as
 // @cairn/storage opens it (see durableLevel): the cost of LevelDB alone; --memtable-bytes sets its
@@ -45,6 +53,9 @@ const STARTUP_MS_MAX = 10_000
 const RUN_MS_MAX = 600_000
 const PROGRESS_MS = 1_000
 const BATCHES_MAX = 10_000_000
+const HOST = '127.0.0.1'
+const TRANSPORTS = ['tcp', 'ws']
+const STORES = ['file', 'file-sync', 'leveldb', 'split', 'split-parallel']
 
 /** Splits a byte stream into frames of `header` + payload; calls `onFrame(id, frameBytes)`. */
 function framer(withPayload, onFrame) {
@@ -189,8 +200,108 @@ async function durableLevel(path, fsync, mode, memtableBytes) {
   return groupCommit(write, () => {})
 }
 
+/**
+ * One end of a connection between two processes of the floor, for either transport:
+ * `sendBatch(id, payload)` (client → leader), `forward(id, bytes)` (leader → follower: `bytes` as
+ * its `onBatch` got them), `sendAck(id)`, and the handlers `onBatch(id, bytes)` (the bytes a replica
+ * keeps) and `onAck(id)`.
+ */
+function tcpPeer(socket, receivesBatches) {
+  socket.setNoDelay(true)
+  const peer = {
+    onBatch: () => {},
+    onAck: () => {},
+    sendBatch(id, payload) {
+      const header = Buffer.allocUnsafe(HEADER_BYTES)
+      header.writeUInt32BE(payload.length)
+      header.writeBigUInt64BE(BigInt(id), 4)
+      socket.write(header)
+      socket.write(payload)
+    },
+    // The frame as received, header included: the same bytes go on to the follower and to disk.
+    forward: (_id, frame) => socket.write(frame),
+    sendAck(id) {
+      const b = Buffer.allocUnsafe(ACK_BYTES)
+      b.writeBigUInt64BE(BigInt(id))
+      socket.write(b)
+    },
+  }
+  socket.on(
+    'data',
+    framer(receivesBatches, (id, frame) =>
+      receivesBatches ? peer.onBatch(Number(id), frame) : peer.onAck(Number(id)),
+    ),
+  )
+  return peer
+}
+
+/** The same over a WebSocket: each message one msgpackr map, `{ id, bytes }` or `{ id }`. */
+function wsPeer(ws, packr) {
+  const peer = {
+    onBatch: () => {},
+    onAck: () => {},
+    sendBatch: (id, payload) => ws.send(packr.pack({ id, bytes: payload })),
+    // Encoded again, as a leader encodes each Raft message it sends.
+    forward: (id, bytes) => ws.send(packr.pack({ id, bytes })),
+    sendAck: (id) => ws.send(packr.pack({ id })),
+  }
+  ws.on('message', (data) => {
+    const m = packr.unpack(data)
+    if (m.bytes === undefined) peer.onAck(m.id)
+    else peer.onBatch(m.id, m.bytes)
+  })
+  return peer
+}
+
+/** `listen(onPeer)` resolves to the port of a new server on 127.0.0.1; `dial(port)` to a peer. */
+function transportOf(kind) {
+  if (kind === 'tcp')
+    return {
+      listen: (onPeer) =>
+        new Promise((resolve) => {
+          const server = createServer((socket) => onPeer(tcpPeer(socket, true)))
+          server.listen(0, HOST, () => resolve(server.address().port))
+        }),
+      dial: (port) =>
+        new Promise((resolve, reject) => {
+          const socket = connect(port, HOST)
+          socket.once('error', reject)
+          socket.once('connect', () => resolve(tcpPeer(socket, false)))
+        }),
+    }
+  // ws and msgpackr as @cairn/transport uses them (its dependencies): no compression, no UTF-8
+  // checks, and a zero mask on what the dialing side sends, so that its bytes are not XORed.
+  const require = createRequire(new URL('../packages/transport/package.json', import.meta.url))
+  const { WebSocket, WebSocketServer } = require('ws')
+  const { Packr } = require('msgpackr')
+  const packr = new Packr({ useRecords: false, variableMapSize: true })
+  const options = { perMessageDeflate: false, maxPayload: FRAME_BYTES_MAX, skipUTF8Validation: true }
+  const zeroMask = (mask) => mask.fill(0)
+  return {
+    listen: (onPeer) =>
+      new Promise((resolve) => {
+        const wss = new WebSocketServer({ host: HOST, port: 0, ...options }, () =>
+          resolve(wss.address().port),
+        )
+        wss.on('connection', (ws) => onPeer(wsPeer(ws, packr)))
+      }),
+    dial: (port) =>
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(`ws://${HOST}:${port}/`, { ...options, generateMask: zeroMask })
+        ws.once('error', reject)
+        ws.once('open', () => resolve(wsPeer(ws, packr)))
+      }),
+  }
+}
+
+/**
+ * A replica: it leads the batches the client sends to its client port (each kept on its own disk
+ * and forwarded to its followers, answered once two of the three copies are durable), and
+ * follows the batches a leader sends to its peer port (kept, then answered). The parent names its
+ * followers once every replica listens.
+ */
 async function replica() {
-  const [, , , idArg, dir, fsyncArg, storeArg, memtableArg, ...followerPorts] = process.argv
+  const [, , , idArg, dir, fsyncArg, storeArg, memtableArg, transportArg] = process.argv
   const path = join(dir, `replica-${idArg}`)
   const fsync = fsyncArg === 'fsync'
   const file =
@@ -199,56 +310,40 @@ async function replica() {
       : storeArg === 'file-sync'
         ? durableFileSync(`${path}.log`, fsync)
         : await durableLevel(path, fsync, storeArg, Number(memtableArg))
+  const transport = transportOf(transportArg)
   const followers = []
-  /** Batch ids one follower has acknowledged: the first ack completes the quorum. */
-  const acksSeen = new Set()
-  const server = createServer((socket) => {
-    socket.setNoDelay(true)
-    const waiting = new Map() // id -> acks still needed before answering (leader only)
-    const ack = (id) => {
-      const b = Buffer.allocUnsafe(ACK_BYTES)
-      b.writeBigUInt64BE(id)
-      socket.write(b)
+  /**
+   * Batches led here: id → { left: copies still needed, client }. A quorum is any two of the three
+   * copies (own disk, each follower's), as Raft counts them: the leader's own fsync is not awaited
+   * if both followers are faster.
+   */
+  const waiting = new Map()
+  const acked = (id) => {
+    const w = waiting.get(id)
+    if (w === undefined) return // the quorum was reached before: a third copy
+    if (--w.left > 0) return
+    waiting.delete(id)
+    w.client.sendAck(id)
+  }
+  const clientPort = await transport.listen((client) => {
+    client.onBatch = (id, bytes) => {
+      waiting.set(id, { left: followers.length > 0 ? 2 : 1, client })
+      for (const f of followers) f.forward(id, bytes)
+      file.append(bytes, () => acked(id))
     }
-    const acked = (id) => {
-      const left = waiting.get(id) - 1
-      if (left === 0) {
-        waiting.delete(id)
-        ack(id)
-      } else waiting.set(id, left)
-    }
-    if (followers.length > 0) for (const f of followers) f.onAck = acked
-    socket.on(
-      'data',
-      framer(true, (id, frame) => {
-        if (followers.length === 0) return file.append(frame, () => ack(id))
-        waiting.set(id, 2) // own disk + one follower
-        for (const f of followers) f.socket.write(frame)
-        file.append(frame, () => acked(id))
-      }),
-    )
   })
-  server.listen(0, '127.0.0.1', async () => {
+  const peerPort = await transport.listen((leader) => {
+    leader.onBatch = (id, bytes) => file.append(bytes, () => leader.sendAck(id))
+  })
+  process.on('message', async ({ followerPorts }) => {
     for (const port of followerPorts) {
-      const socket = connect(Number(port), '127.0.0.1')
-      socket.setNoDelay(true)
-      await new Promise((r) => socket.once('connect', r))
-      const f = { socket, onAck: () => {} }
-      // The first follower's ack completes the quorum; the second one's is ignored.
-      socket.on(
-        'data',
-        framer(false, (id) => {
-          if (acksSeen.has(id)) acksSeen.delete(id)
-          else {
-            acksSeen.add(id)
-            f.onAck(id)
-          }
-        }),
-      )
+      const f = await transport.dial(port)
+      f.onAck = acked
       followers.push(f)
     }
-    process.send({ port: server.address().port })
+    process.send({ ready: true })
   })
+  process.send({ clientPort, peerPort })
   process.on('disconnect', () => {
     file.close()
     process.exit(0)
@@ -264,6 +359,8 @@ async function client() {
       rate: { type: 'string', default: '0' },
       store: { type: 'string', default: 'file' },
       'memtable-bytes': { type: 'string', default: String(8 * 1024 * 1024) },
+      leaders: { type: 'string', default: '1' },
+      transport: { type: 'string', default: 'tcp' },
       'no-fsync': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -272,14 +369,18 @@ async function client() {
     console.log(
       'usage: node scripts/bench-floor.mjs [--mb 1000] [--batch-bytes 131072] [--in-flight 32] [--rate B]\n' +
         '                                    [--store file|file-sync|leveldb|split|split-parallel] [--memtable-bytes N]\n' +
-        '                                    [--no-fsync]\n' +
+        '                                    [--leaders 1|3] [--transport tcp|ws] [--no-fsync]\n' +
         '  --rate B   B batches a second, each timed from when it was due (default: as fast as\n' +
         '             --in-flight allows)\n' +
         '  --store    where each replica keeps what it receives: a plain file (default), or the same\n' +
         '             written and fdatasynced on the main thread (file-sync); LevelDB rows\n' +
         '             holding the bytes (leveldb); the bytes in a file and a small LevelDB row each,\n' +
         '             the file synced first (split) or both at once (split-parallel). LevelDB is opened\n' +
-        '             as @cairn/storage opens it, with a memtable of --memtable-bytes (8 MiB).',
+        '             as @cairn/storage opens it, with a memtable of --memtable-bytes (8 MiB).\n' +
+        '  --leaders  1: every batch to replica 1, which forwards it to 2 and 3 (default); 3: batch k\n' +
+        '             to replica k mod 3, which forwards it to the other two (each replica leads a third)\n' +
+        '  --transport  tcp: a 12-byte header and the bytes, forwarded as they came (default); ws: one\n' +
+        '             WebSocket message of one msgpackr map each, decoded and encoded again on the way',
     )
     return
   }
@@ -287,8 +388,12 @@ async function client() {
   const batchBytes = Number(values['batch-bytes'])
   const inFlightMax = Number(values['in-flight'])
   const batches = Math.floor(totalBytes / batchBytes)
-  if (!['file', 'file-sync', 'leveldb', 'split', 'split-parallel'].includes(values.store))
+  if (!STORES.includes(values.store))
     throw new Error(`--store must be file, file-sync, leveldb, split or split-parallel, not ${values.store}`)
+  if (!TRANSPORTS.includes(values.transport))
+    throw new Error(`--transport must be tcp or ws, not ${values.transport}`)
+  const leaders = Number(values.leaders)
+  if (leaders !== 1 && leaders !== 3) throw new Error(`--leaders must be 1 or 3, not ${values.leaders}`)
   const memtableBytes = Number(values['memtable-bytes'])
   if (!(Number.isInteger(memtableBytes) && memtableBytes >= 64 * 1024))
     throw new Error('--memtable-bytes must be an integer of at least 65536')
@@ -304,7 +409,16 @@ async function client() {
   const fsync = values['no-fsync'] ? 'nofsync' : 'fsync'
   const children = []
   let finished = false
-  const start = (id, ports) =>
+  /** Resolves to the child's first message, or rejects after STARTUP_MS_MAX. */
+  const reply = (child, what) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(what)), STARTUP_MS_MAX)
+      child.once('message', (m) => {
+        clearTimeout(timer)
+        resolve(m)
+      })
+    })
+  const start = (id) =>
     new Promise((resolve, reject) => {
       const child = fork(new URL(import.meta.url).pathname, [
         'replica',
@@ -313,14 +427,10 @@ async function client() {
         fsync,
         values.store,
         String(memtableBytes),
-        ...ports,
+        values.transport,
       ])
       children.push(child)
-      const timer = setTimeout(() => reject(new Error(`replica ${id} did not start`)), STARTUP_MS_MAX)
-      child.once('message', (m) => {
-        clearTimeout(timer)
-        resolve(m.port)
-      })
+      reply(child, `replica ${id} did not start`).then((ports) => resolve({ child, ...ports }), reject)
       child.once('exit', (code) => {
         if (finished) return
         reject(new Error(`replica ${id} exited (${code})`))
@@ -331,14 +441,20 @@ async function client() {
       })
     })
   try {
-    const p3 = await start(3, [])
-    const p2 = await start(2, [])
-    const p1 = await start(1, [String(p2), String(p3)])
-    const socket = connect(p1, '127.0.0.1')
-    socket.setNoDelay(true)
-    await new Promise((r) => socket.once('connect', r))
+    const replicas = [await start(1), await start(2), await start(3)]
+    // Replica i < leaders leads: it forwards to the other two, at their peer ports.
+    for (const [i, r] of replicas.entries()) {
+      const followerPorts = i < leaders ? replicas.filter((o) => o !== r).map((o) => o.peerPort) : []
+      r.child.send({ followerPorts })
+      await reply(r.child, `replica ${i + 1} did not reach its followers`)
+    }
+    const transport = transportOf(values.transport)
+    const toLeaders = []
+    for (const r of replicas.slice(0, leaders)) toLeaders.push(await transport.dial(r.clientPort))
     const payload = randomBytes(batchBytes)
     const sentAtMs = new Float64Array(batches)
+    /** Answers that came back from each leader: each should answer the batches sent to it. */
+    const ackedByLeader = new Array(leaders).fill(0)
     const latencyMs = new Float64Array(batches)
     let sent = 0
     let acked = 0
@@ -362,12 +478,9 @@ async function client() {
               )
             return
           }
-          const header = Buffer.allocUnsafe(HEADER_BYTES)
-          header.writeUInt32BE(batchBytes)
           sentAtMs[sent] = dueMs
-          header.writeBigUInt64BE(BigInt(sent++), 4)
-          socket.write(header)
-          socket.write(payload)
+          toLeaders[sent % leaders].sendBatch(sent, payload)
+          sent++
         }
       }
       const progress = setInterval(() => {
@@ -376,17 +489,16 @@ async function client() {
           `[floor] ${mb.toFixed(0)} MB acknowledged, ${(mb / ((performance.now() - t0) / 1000)).toFixed(1)} MB/s\n`,
         )
       }, PROGRESS_MS)
-      socket.on(
-        'data',
-        framer(false, (id) => {
-          latencyMs[acked++] = performance.now() - sentAtMs[Number(id)]
-          if (acked === batches) {
-            clearTimeout(timer)
-            clearInterval(progress)
-            resolve()
-          } else send()
-        }),
-      )
+      const onAck = (leader, id) => {
+        ackedByLeader[leader]++
+        latencyMs[acked++] = performance.now() - sentAtMs[id]
+        if (acked === batches) {
+          clearTimeout(timer)
+          clearInterval(progress)
+          resolve()
+        } else send()
+      }
+      for (const [i, leader] of toLeaders.entries()) leader.onAck = (id) => onAck(i, id)
       send()
     })
     const seconds = (performance.now() - t0) / 1000
@@ -402,6 +514,9 @@ async function client() {
         rate: ratePerS,
         fsync: fsync === 'fsync',
         store: values.store,
+        leaders,
+        transport: values.transport,
+        batches_per_leader: ackedByLeader,
         memtable_bytes: values.store.startsWith('file') ? null : memtableBytes,
         p50_ms: pct(0.5),
         p99_ms: pct(0.99),
@@ -409,7 +524,6 @@ async function client() {
         max_ms: pct(1),
       }),
     )
-    socket.destroy()
   } finally {
     finished = true
     for (const c of children) c.disconnect?.()

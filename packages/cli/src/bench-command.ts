@@ -6,6 +6,7 @@
  * line.
  */
 import { parseArgs } from 'node:util'
+import { OFFSETS_TOPIC } from '@cairn/protocol'
 import { fail, parseHostPort } from './args.js'
 import { LOCAL_NODES, LocalCluster } from './bench-cluster.js'
 import { BenchAborted, type BenchOptions, defaultInFlight, Run, type Workload } from './bench-context.js'
@@ -186,6 +187,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | null {
   const topic = values.topic ?? null
   if (topic !== null && (!TOPIC_NAME.test(topic) || topic === '.' || topic === '..'))
     fail(`--topic '${topic}' is not a topic name: 1 to 249 of a-z A-Z 0-9 . _ -`)
+  if (topic === OFFSETS_TOPIC)
+    fail(`--topic ${OFFSETS_TOPIC} is internal: only group coordinators write to it`)
   const replicationFactor = intOption(
     values['replication-factor'],
     'replication-factor',
@@ -312,11 +315,13 @@ export async function benchCommand(argv: string[]): Promise<number> {
     if (abort.signal.aborted) throw new BenchAborted()
     run = new Run(options, options.bootstrap ?? cluster!.bootstrap, cluster, abort.signal)
     const result = await run.within('the bench', Number.POSITIVE_INFINITY, RUNNERS[options.workload](run))
-    failed = false
+    // Records that failed fail the run: its cluster's data and logs are kept, to find out why.
+    failed = result.failures > 0
     await run.close()
     print(result, options.json)
     if (result.failures > 0) {
       console.error(`cairn: ${result.failures} records failed; the first: ${result.firstError}`)
+      if (cluster) console.error(`cairn: the cluster's data and node logs are kept in ${cluster.dir}`)
       return 1
     }
     return 0

@@ -159,6 +159,7 @@ describe('cairn bench', () => {
       [['produce', '--replication-factor', '4'], /more than the local cluster's 3 nodes/],
       [['produce', '--bootstrap', 'nohost'], /--bootstrap address 'nohost' is not HOST:PORT/],
       [['produce', '--topic', 'a b'], /--topic 'a b' is not a topic name/],
+      [['produce', '--topic', '__consumer_offsets'], /--topic __consumer_offsets is internal/],
       [['produce', '--retry-backoff-ms', '500', '--retry-backoff-max-ms', '100'], /below --retry-backoff-ms/],
       [['failover', '--bootstrap', '127.0.0.1:9091'], /--bootstrap does not apply to 'cairn bench failover'/],
       [['failover', '--trials', '0'], /--trials wants an integer from 1 to 1000/],
@@ -398,6 +399,42 @@ describe('cairn bench', () => {
       ],
       [['--rate', 'fast'], /^bench-floor: --rate must be/],
       [['--memtable-bytes', '1000'], /^bench-floor: --memtable-bytes must be/],
+    ] as const) {
+      const bad = spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', timeout: RUN_MS_MAX })
+      assert.equal(bad.status, 1, bad.stderr)
+      assert.match(bad.stderr, message)
+    }
+  })
+
+  it('scripts/bench-floor.mjs --leaders 3 --transport ws: each replica leads a third, over WebSocket and msgpackr', async () => {
+    const script = fileURLToPath(new URL('../../../scripts/bench-floor.mjs', import.meta.url))
+    const before = readdirSync(tmpdir()).filter((f) => f.startsWith('cairn-floor-')).length
+    // 2 MiB of 10 KiB batches: 204, at 400 a second.
+    for (const transport of ['tcp', 'ws']) {
+      for (const leaders of [1, 3]) {
+        const r = spawnSync(
+          process.execPath,
+          [
+            script,
+            ...['--mb', '2', '--batch-bytes', '10240', '--in-flight', '1000', '--rate', '400'],
+            ...['--leaders', String(leaders), '--transport', transport, '--store', 'split'],
+          ],
+          { encoding: 'utf8', timeout: RUN_MS_MAX },
+        )
+        assert.equal(r.status, 0, r.stderr)
+        const json = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>
+        assert.equal(json.transport, transport)
+        assert.equal(json.leaders, leaders)
+        // Every batch answered by the replica it was sent to, each leader a third of them.
+        assert.deepEqual(json.batches_per_leader, leaders === 1 ? [204] : [68, 68, 68], r.stdout)
+        assert.ok((json.seconds as number) >= 0.5, r.stdout)
+        assert.ok((json.p99_ms as number) >= (json.p50_ms as number) && (json.p50_ms as number) > 0, r.stdout)
+      }
+    }
+    assert.equal(readdirSync(tmpdir()).filter((f) => f.startsWith('cairn-floor-')).length, before)
+    for (const [args, message] of [
+      [['--leaders', '2'], /^bench-floor: --leaders must be 1 or 3, not 2/],
+      [['--transport', 'quic'], /^bench-floor: --transport must be tcp or ws, not quic/],
     ] as const) {
       const bad = spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', timeout: RUN_MS_MAX })
       assert.equal(bad.status, 1, bad.stderr)

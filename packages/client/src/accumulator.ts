@@ -286,6 +286,7 @@ export class RecordAccumulator {
       this.close(pq, head)
       head.inFlight = true
       head.sentTo = nodeId
+      head.sentBehindUnacked = head.baseSequence >= 0 && head.baseSequence !== pq.expectedSequence
       pq.inFlight.push(head)
       request.batches.push(head)
       requestBytes.set(nodeId, bytes + head.sizeBytes)

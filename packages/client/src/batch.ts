@@ -109,6 +109,12 @@ export class ProducerBatch {
   inFlight = false
   /** The node this batch was last sent to. */
   sentTo = -1
+  /**
+   * When last sent, an older batch of its partition was not yet acknowledged. An
+   * OUT_OF_ORDER_SEQUENCE_NUMBER answer may then be that batch's gap even if it is acknowledged by
+   * the time the answer comes (producer.ts, `onOutOfOrderSequence`).
+   */
+  sentBehindUnacked = false
 
   constructor(
     /** Creation order: within a partition, also sequence order. */

@@ -914,15 +914,17 @@ export class Producer {
 
   /**
    * The broker expected another sequence. If an older batch of the partition is still unconfirmed,
-   * this one just arrived before it (the older one failed or is being retried): resend it in its
-   * turn. If every older batch is confirmed, the broker has lost sequence state we relied on: fail
-   * the batch (Kafka's OutOfOrderSequenceException) and bump the epoch to start over.
+   * or was when this one was sent, this one arrived before it (the older one failed or was being
+   * retried): resend it in its turn. The older one may be confirmed by the time this answer comes,
+   * since a request is answered when its slowest partition is. Only if every older batch was
+   * confirmed before this one was sent has the broker lost sequence state we relied on: fail the
+   * batch (Kafka's OutOfOrderSequenceException) and bump the epoch to start over.
    */
   private onOutOfOrderSequence(batch: ProducerBatch, result: ProduceBatchResult, now: number): void {
     const pq = this.accumulator.partitionQueue(batch.topic, batch.partition)
     const error = ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER
-    if (batch.baseSequence !== pq.expectedSequence) {
-      const detail = `sequence ${batch.baseSequence} arrived before ${pq.expectedSequence}`
+    if (batch.baseSequence !== pq.expectedSequence || batch.sentBehindUnacked) {
+      const detail = `sequence ${batch.baseSequence} arrived before an older batch of the partition`
       // Not this batch's failure but the older one's: it does not count as an attempt, so its
       // backoff does not grow. It goes again behind the older one at once when that one is sent
       // to the same node (accumulator.ts, drain), else after the backoff.

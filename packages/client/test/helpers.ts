@@ -98,6 +98,12 @@ export class FakeCluster {
   batchFault: (call: ProduceCall, batch: ProduceBatch, index: number) => BatchFault = () => undefined
   /** Whether requests are answered at all (false: they hang, as to a dead node). */
   answering = true
+  /**
+   * Handle each request as it arrives but hold its answer until {@link release}: a broker that
+   * answers requests out of the order it handled them in (each waits for its slowest partition).
+   */
+  holdAnswers = false
+  private readonly held = new Map<number, () => void>()
   /** NOT_LEADER_OR_FOLLOWER names the partition's leader, as Cairn's broker does (KIP-951). */
   hintLeaders = false
   /**
@@ -184,7 +190,8 @@ export class FakeCluster {
         if (fault === 'drop-request') return reject(new Error('connection reset'))
         const results = batches.map((b, i) => this.appendBatch(call, b, i))
         if (fault === 'drop-response') return reject(new Error('request timed out'))
-        resolve(results)
+        if (this.holdAnswers) this.held.set(call.n, () => resolve(results))
+        else resolve(results)
       }
       if (this.responseDelayMs === 0) queueMicrotask(answer)
       else this.clock.setTimer(this.responseDelayMs, answer)
@@ -285,6 +292,14 @@ export class FakeCluster {
     state.lastSequence = incrementSequence(baseSequence, count - 1)
     state.recent.push({ firstSequence: baseSequence, lastSequence: state.lastSequence, baseOffset })
     if (state.recent.length > 5) state.recent.shift()
+  }
+
+  /** Delivers the held answer of call `n` (see {@link holdAnswers}). */
+  release(n: number): void {
+    const answer = this.held.get(n)
+    assert.ok(answer, `call ${n} has no held answer`)
+    this.held.delete(n)
+    answer()
   }
 
   /** Forget every producer's state, as retention removing all of a producer's batches would. */

@@ -434,6 +434,46 @@ describe('idempotence', () => {
     assert.deepEqual(values(cluster), ['a', 'c'])
   })
 
+  it('OUT_OF_ORDER_SEQUENCE_NUMBER answered after the older batch was acknowledged, for a batch sent behind it: retried, not failed', async () => {
+    // The broker refuses b1 (not appended), checks b2 sent right behind it (a gap: out of order),
+    // then appends b1's retry and answers it first; b2's answer comes last, as it does when b2's
+    // request also waits for a slower partition. b2 was sent while b1 was unacknowledged, so the
+    // gap is b1's, not a sign that the broker lost our state.
+    const { clock, cluster } = setup()
+    cluster.holdAnswers = true
+    cluster.batchFault = (call) =>
+      call.n === 1 ? { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER.code } : undefined
+    const producer = cluster.producer({ 'linger.ms': 0, 'retry.backoff.ms': 10, 'retry.backoff.max.ms': 10 })
+    const a = outcome(producer.send({ topic: 't', messages: [{ value: 'a' }] }))
+    await clock.advance(1)
+    cluster.release(0)
+    await clock.advance(1)
+    assert.ok(a.value, String(a.error))
+    const b1 = outcome(producer.send({ topic: 't', messages: [{ value: 'b1' }] }))
+    await clock.advance(1)
+    const b2 = outcome(producer.send({ topic: 't', messages: [{ value: 'b2' }] }))
+    await clock.advance(1)
+    assert.deepEqual(
+      cluster.sentBatches().map((x) => [x.n, x.baseSequence]),
+      [
+        [0, 0],
+        [1, 1],
+        [2, 2],
+      ],
+    )
+    cluster.release(1) // b1: NOT_LEADER_OR_FOLLOWER, retried after the backoff
+    await clock.runUntil(() => cluster.calls.length === 4, 1_000)
+    cluster.release(3) // b1's retry: appended
+    await clock.advance(1)
+    assert.ok(b1.value, String(b1.error))
+    cluster.holdAnswers = false
+    cluster.release(2) // b2: OUT_OF_ORDER_SEQUENCE_NUMBER, checked before b1's retry
+    await clock.runUntil(() => b2.done, 1_000)
+    assert.ok(b2.value, String(b2.error))
+    assert.deepEqual(values(cluster), ['a', 'b1', 'b2'])
+    assert.deepEqual(producer.producerId, { producerId: 1000n, producerEpoch: 0 }, 'no epoch bump')
+  })
+
   it('UNKNOWN_PRODUCER_ID after retention (log start past our last offset): bump the epoch and retry', async () => {
     const { clock, cluster } = setup()
     const producer = cluster.producer({ 'linger.ms': 0 })
