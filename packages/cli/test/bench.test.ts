@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { RoundRobinPartitioner } from '@cairn/client'
 import { UsageError } from '../src/args.js'
 import { parseBenchOptions } from '../src/bench-command.js'
@@ -33,8 +33,12 @@ interface Outcome {
 }
 
 /** `cairn bench ...args` to completion (bounded); `onStderr` may act on what it prints meanwhile. */
-function bench(args: string[], onStderr?: (text: string, pid: number) => void): Promise<Outcome> {
-  const child = spawn(process.execPath, [BIN, 'bench', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+function bench(
+  args: string[],
+  onStderr?: (text: string, pid: number) => void,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Outcome> {
+  const child = spawn(process.execPath, [BIN, 'bench', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d) => {
@@ -333,6 +337,44 @@ describe('cairn bench', () => {
     }
     assertNumbers(json, ['cpu_percent_max', 'rss_mb_max'])
     assert.match(r.stderr, /created 50\/50 partitions|all 50 partitions have a leader/)
+  })
+
+  it('records that fail fail the run (exit 1), which keeps its cluster, logs and all, and exits', async () => {
+    // Each node refuses every produce but its first (the warm-up's), for good: MESSAGE_TOO_LARGE.
+    const preloadDir = mkdtempSync(join(tmpdir(), 'cairn-bench-refuse-'))
+    const preload = join(preloadDir, 'refuse.mjs')
+    const broker = new URL('../../broker/dist/', import.meta.url).href
+    writeFileSync(
+      preload,
+      [
+        `const { Partition } = await import('${broker}partition.js')`,
+        `const { HostError } = await import('${broker}raft-host.js')`,
+        'const produce = Partition.prototype.produce',
+        'let calls = 0',
+        'Partition.prototype.produce = function (...args) {',
+        '  if (calls++ === 0) return produce.apply(this, args)',
+        "  return Promise.reject(new HostError('MESSAGE_TOO_LARGE', 'refused by the test'))",
+        '}',
+      ].join('\n'),
+    )
+    try {
+      const r = await bench(['produce', '--partitions', '1', '--records', '50'], undefined, {
+        ...process.env,
+        CAIRN_BENCH_NODE_ARGS: `--import ${pathToFileURL(preload).href}`,
+      })
+      assert.equal(r.status, 1, r.stderr)
+      assert.match(
+        r.stderr,
+        /cairn: 50 records failed; the first: .*MESSAGE_TOO_LARGE \(10\): refused by the test/,
+      )
+      const dir = clusterDir(r.stderr)
+      assert.ok(r.stderr.includes(`node logs are kept in ${dir}\n`), r.stderr)
+      assert.ok(existsSync(join(dir, 'node-1.log')), `${dir} is kept`)
+      assert.deepEqual(processesUsing(dir), [], 'no node process outlives the bench')
+      rmSync(dir, { recursive: true, force: true })
+    } finally {
+      rmSync(preloadDir, { recursive: true, force: true })
+    }
   })
 
   it('scripts/bench-floor.mjs: three replica processes, fsynced, report MB/s and leave no file', async () => {

@@ -750,6 +750,8 @@ export class Producer {
 
   private manageProducerId(now: number): void {
     if (!this.config.idempotent || this.initInFlight !== null || now < this.initRetryAtMs) return
+    // Closed with nothing left to send: no epoch to bump, and no retry timer to keep the process up.
+    if (this.closed && this.accumulator.batchCount === 0) return
     const wanted =
       this.producerIdAndEpoch === null
         ? this.accumulator.batchCount > 0 || this.connectRequested

@@ -974,6 +974,33 @@ describe('close', () => {
     assert.ok(closed.done)
     assert.ok(sent.error instanceof ProducerClosedError)
   })
+
+  it('a closed producer stops trying to bump its epoch: nothing keeps the process alive', async () => {
+    const { clock, cluster } = setup()
+    const producer = cluster.producer({ 'linger.ms': 0 })
+    const a = outcome(producer.send({ topic: 't', messages: [{ value: 'a' }] }))
+    await clock.advance(1)
+    assert.ok(a.value, String(a.error))
+    // A batch fails for good, so the epoch is to be bumped; the coordinator does not answer.
+    cluster.batchFault = () => ({ errorCode: ErrorCode.MESSAGE_TOO_LARGE.code })
+    const bumps: unknown[] = []
+    cluster.io.initProducerId = async (current) => {
+      bumps.push(current)
+      await new Promise((resolve) => clock.setTimer(50, resolve))
+      throw new Error('coordinator not available')
+    }
+    const b = outcome(producer.send({ topic: 't', messages: [{ value: 'b' }] }))
+    await clock.advance(1)
+    assert.equal(b.error?.name, 'ProduceError')
+    assert.equal(bumps.length, 1, 'the bump is under way')
+    const closed = outcome(producer.close()) // while the bump is in flight
+    await clock.advance(1)
+    assert.ok(closed.done)
+    const tried = bumps.length
+    await clock.advance(10_000)
+    assert.equal(bumps.length, tried, 'no bump after close')
+    assert.equal(clock.pendingTimers, 0)
+  })
 })
 
 describe('producer id', () => {
