@@ -986,7 +986,7 @@ describe('close', () => {
     const bumps: unknown[] = []
     cluster.io.initProducerId = async (current) => {
       bumps.push(current)
-      await new Promise((resolve) => clock.setTimer(50, resolve))
+      await new Promise<void>((resolve) => clock.setTimer(50, () => resolve()))
       throw new Error('coordinator not available')
     }
     const b = outcome(producer.send({ topic: 't', messages: [{ value: 'b' }] }))
