@@ -323,6 +323,32 @@ describe('cairn bench', () => {
     assert.match(r.stderr, /trial 2\/2: SIGKILL node \d, leader of \d+ partitions: writes again after/)
   })
 
+  it('failover --graceful: SIGTERM hands leadership off; no record fails', async () => {
+    // Each trial stops a leader cleanly while the producer pipelines its batches: the retries that
+    // follow the leadership to the new node must not be taken for lost producer state.
+    const r = await bench([
+      'failover',
+      '--graceful',
+      '--trials',
+      '3',
+      '--partitions',
+      '6',
+      '--rate',
+      '1000',
+      '--settle-seconds',
+      '1',
+      '--json',
+    ])
+    const json = finished(r)
+    assert.equal(json.graceful, true)
+    assert.equal(json.trials, 3)
+    assert.equal(json.errors, 0, `no record fails:\n${r.stderr}`)
+    const unavailable = json.unavailable_ms as number[]
+    assert.equal(unavailable.length, 3)
+    for (const ms of unavailable) assert.ok(ms > 0 && ms < 30_000, `unavailable ${ms} ms`)
+    assert.match(r.stderr, /trial 3\/3: SIGTERM node \d, leader of \d+ partitions: writes again after/)
+  })
+
   it('idle: CPU and RSS of each node with 50 idle partitions', async () => {
     const r = await bench(['idle', '--partitions', '50', '--seconds', '2', '--settle-seconds', '0', '--json'])
     const json = finished(r)
