@@ -107,6 +107,16 @@ function assertNumbers(json: Record<string, unknown>, fields: string[]): void {
 
 const LATENCY_FIELDS = ['records_per_s', 'mb_per_s', 'p50_ms', 'p99_ms', 'p999_ms', 'max_ms']
 
+/** A failover run's JSON: its latencies, `trials` trials each with a time, and no record failed. */
+function assertFailover(json: Record<string, unknown>, trials: number, noErrors: string): void {
+  assertNumbers(json, [...LATENCY_FIELDS, 'unavailable_p50_ms', 'unavailable_p99_ms', 'trials'])
+  assert.equal(json.trials, trials)
+  assert.equal(json.errors, 0, noErrors)
+  const unavailable = json.unavailable_ms as number[]
+  assert.equal(unavailable.length, trials)
+  for (const ms of unavailable) assert.ok(ms > 0 && ms < 30_000, `unavailable ${ms} ms`)
+}
+
 /** The CPU of the run: the bench's, each of the three local nodes', and what a MB cost all of them. */
 function assertCpu(json: Record<string, unknown>): void {
   assertNumbers(json, ['bench_cpu_percent', 'cpu_ms_per_mb'])
@@ -314,12 +324,7 @@ describe('cairn bench', () => {
       assert.match(told, new RegExp(`campaigning for term \\d+ \\(node ${killed} led\\)`), `trial ${m[1]}`)
       assert.match(told, /elected leader at term \d+ after \d+ ms of campaign/)
     }
-    assertNumbers(json, [...LATENCY_FIELDS, 'unavailable_p50_ms', 'unavailable_p99_ms', 'trials'])
-    assert.equal(json.trials, 2)
-    assert.equal(json.errors, 0, 'acks=all records survive the failovers')
-    const unavailable = json.unavailable_ms as number[]
-    assert.equal(unavailable.length, 2)
-    for (const ms of unavailable) assert.ok(ms > 0 && ms < 30_000, `unavailable ${ms} ms`)
+    assertFailover(json, 2, 'acks=all records survive the failovers')
     assert.match(r.stderr, /trial 2\/2: SIGKILL node \d, leader of \d+ partitions: writes again after/)
   })
 
@@ -341,11 +346,7 @@ describe('cairn bench', () => {
     ])
     const json = finished(r)
     assert.equal(json.graceful, true)
-    assert.equal(json.trials, 3)
-    assert.equal(json.errors, 0, `no record fails:\n${r.stderr}`)
-    const unavailable = json.unavailable_ms as number[]
-    assert.equal(unavailable.length, 3)
-    for (const ms of unavailable) assert.ok(ms > 0 && ms < 30_000, `unavailable ${ms} ms`)
+    assertFailover(json, 3, `no record fails:\n${r.stderr}`)
     assert.match(r.stderr, /trial 3\/3: SIGTERM node \d, leader of \d+ partitions: writes again after/)
   })
 
